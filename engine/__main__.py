@@ -1,0 +1,7 @@
+"""`python -m hdredraw.engine` is the same as the `hdredraw` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,242 @@
+"""One exception hierarchy for everything a user can hit.
+
+Each error carries an English and a Chinese message that say what happened and
+what to do next, the service's own text when there is one, and the task id when
+a task exists, so a result is never orphaned.  `str(error)` gives both
+languages, the user's first.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .redact import redact
+
+
+def preferred_language() -> str:
+    """'zh' or 'en': HDREDRAW_LANG wins, else the process locale."""
+    lang = (os.environ.get("HDREDRAW_LANG") or os.environ.get("LC_ALL") or os.environ.get("LANG") or "").lower()
+    return "zh" if lang.startswith("zh") else "en"
+
+
+class HDRedrawError(Exception):
+    """Base of every error the pack raises on purpose."""
+
+    code = "error"
+    # True when the failure happened before anything could have been charged.
+    free = False
+
+    def __init__(self, en: str, zh: str, *, task_id: str | None = None, upstream: str | None = None,
+                 field: str | None = None, service: str | None = None):
+        self.en = redact(en)
+        self.zh = redact(zh)
+        self.task_id = task_id
+        self.upstream = redact(upstream) if upstream else upstream
+        self.field = field
+        self.service = service
+        super().__init__(self.message())
+
+    def message(self, lang: str | None = None) -> str:
+        """The full message in one language (with upstream text and task id)."""
+        lang = lang or preferred_language()
+        zh = lang.startswith("zh")
+        text = self.zh if zh else self.en
+        if self.upstream:
+            text += f" ({'服务返回' if zh else 'service said'}: {self.upstream})"
+        if self.task_id:
+            text += f" [{'任务ID' if zh else 'task id'}: {self.task_id}]"
+        return text
+
+    def __str__(self) -> str:
+        first = preferred_language()
+        second = "en" if first == "zh" else "zh"
+        return f"{self.message(first)}\n{self.message(second)}"
+
+
+class ConfigError(HDRedrawError):
+    """Missing or unusable configuration (base URL, key, token)."""
+
+    code = "config"
+    free = True
+
+
+class ValidationError(HDRedrawError):
+    """A parameter or input was rejected locally, before any request."""
+
+    code = "validation"
+    free = True
+
+
+class AuthError(HDRedrawError):
+    """The service rejected the key or token."""
+
+    code = "auth"
+    free = True
+
+
+class BalanceError(HDRedrawError):
+    """The account has no tasks or money left."""
+
+    code = "balance"
+    free = True
+
+
+class InputTooLargeError(HDRedrawError):
+    """The upload exceeds the service's size limit."""
+
+    code = "too_large"
+    free = True
+
+
+class ParameterError(HDRedrawError):
+    """The service rejected a parameter."""
+
+    code = "parameter"
+    free = True
+
+
+class SubmitRejected(HDRedrawError):
+    """The service answered the submit with an error (任务提交失败)."""
+
+    code = "submit_failed"
+
+
+class SubmitUncertain(HDRedrawError):
+    """The submit may have reached the service but its answer was lost.
+
+    Never retried automatically: retrying could create (and charge) a second task.
+    """
+
+    code = "submit_uncertain"
+
+
+class TaskNotFound(HDRedrawError):
+    code = "not_found"
+
+
+class TaskFailed(HDRedrawError):
+    code = "task_failed"
+
+
+class ModerationRejected(TaskFailed):
+    code = "moderation"
+
+
+class NetworkError(HDRedrawError):
+    """The service could not be reached or kept failing after retries."""
+
+    code = "network"
+
+
+class ServiceError(HDRedrawError):
+    """The service answered with something we cannot use (HTTP error, malformed body)."""
+
+    code = "service"
+
+
+class ResultError(HDRedrawError):
+    """A result could not be downloaded or decoded (too large, not an image, bomb)."""
+
+    code = "result"
+
+
+class JobTimeout(HDRedrawError):
+    code = "timeout"
+
+
+class Cancelled(HDRedrawError):
+    code = "cancelled"
+
+
+def _ctx(task_id: str | None) -> tuple[str, str]:
+    if task_id:
+        return (f" The task keeps running on the service; fetch its result later with Fetch Task "
+                f"(task id {task_id}) at no extra cost.",
+                f" 任务仍在服务端运行;稍后可用“获取任务结果”节点(任务ID {task_id})免费取回结果。")
+    return "", ""
+
+
+def timeout_error(task_id: str | None, seconds: float) -> JobTimeout:
+    en, zh = _ctx(task_id)
+    return JobTimeout(
+        f"Gave up waiting after {seconds:.0f} s (the job deadline).{en} "
+        f"Raise the deadline with HDREDRAW_TIMEOUT or in the pack's settings.",
+        f"等待 {seconds:.0f} 秒后超时(任务总时限)。{zh}可通过 HDREDRAW_TIMEOUT 或插件设置调大时限。",
+        task_id=task_id)
+
+
+def cancelled_error(task_id: str | None, during_submit: bool = False) -> Cancelled:
+    if during_submit:
+        return Cancelled(
+            "Cancelled while the task was being submitted; it may have been created and charged. "
+            "Check your balance before running again.",
+            "提交任务时已取消;任务可能已创建并扣费。再次运行前请检查余额。", task_id=task_id)
+    en, zh = _ctx(task_id)
+    return Cancelled("Cancelled." + en, "已取消。" + zh, task_id=task_id)
+
+
+def submit_uncertain(service_name: str, cause_en: str, cause_zh: str) -> SubmitUncertain:
+    return SubmitUncertain(
+        f"The request to {service_name} was sent but its answer was lost ({cause_en}). The task may have been "
+        "created and charged, so it was NOT retried automatically. Check your balance and task list before "
+        "running again.",
+        f"请求已发送到 {service_name},但没有收到答复({cause_zh})。任务可能已创建并扣费,因此没有自动重试。"
+        "再次运行前请先检查余额和任务列表。")
+
+
+def from_hdredraw(err_msg: str, *, task_id: str | None = None, submitting: bool) -> HDRedrawError:
+    """Map an HD Redraw `err_msg` to the right error with advice in both languages."""
+    msg = (err_msg or "").strip()
+    kw = {"task_id": task_id, "upstream": msg or None, "service": "hdredraw"}
+    if "账户不存在" in msg:
+        return AuthError(
+            "The HD Redraw account does not exist: the user key is wrong. Check HDREDRAW_USER_KEY or the key "
+            "in the pack's settings.",
+            "HD Redraw 账户不存在:用户密钥无效。请检查 HDREDRAW_USER_KEY 或插件设置中的密钥。", **kw)
+    if "剩余次数不足" in msg or "余额不足" in msg:
+        return BalanceError(
+            "The HD Redraw account has no tasks or money left. Top up with the service, then run again; "
+            "nothing was charged for this attempt.",
+            "HD Redraw 账户剩余次数不足。请联系服务商充值后再运行;本次未扣费。", **kw)
+    if "16MB" in msg or "文件大小" in msg:
+        return InputTooLargeError(
+            "The uploaded file is larger than the service's 16 MB limit. Use a smaller image or let the pack "
+            "re-encode it (JPEG fallback is on by default).",
+            "上传文件超过服务的 16MB 限制。请使用更小的图片(插件默认会自动改用 JPEG 压缩)。", **kw)
+    if "扩展参数错误" in msg or "参数错误" in msg:
+        return ParameterError(
+            "The service rejected a parameter: each expand_* value must be between 0.0 and 0.3.",
+            "服务拒绝了参数:expand_* 的值必须在 0.0 到 0.3 之间。", **kw)
+    if "任务未找到" in msg or "状态未知" in msg:
+        return TaskNotFound(
+            "The service does not know this task (wrong task id, another account's task, or it expired). "
+            "Check the task id and the user key.",
+            "服务未找到该任务(任务ID错误、属于其他账户或已过期)。请检查任务ID和用户密钥。", **kw)
+    if msg.startswith("任务提交失败") or submitting:
+        return SubmitRejected(
+            "The service refused the task. Check the image and parameters; if it keeps failing, contact "
+            "the service with the message below.",
+            "服务拒绝了该任务。请检查图片和参数;如持续失败,请带上以下信息联系服务商。", **kw)
+    return ServiceError(
+        "The HD Redraw service reported an error.", "HD Redraw 服务返回错误。", **kw)
+
+
+def from_hidream(code: object, message: str, *, task_id: str | None = None, http_status: int | None = None
+                 ) -> HDRedrawError:
+    """Map a HiDream non-zero `code` (or HTTP 401/403) to an error with advice."""
+    kw = {"task_id": task_id, "upstream": f"code {code}: {message}" if code is not None else message,
+          "service": "hidream"}
+    low = (message or "").lower()
+    if http_status in (401, 403) or "token" in low or "auth" in low or "unauthor" in low:
+        return AuthError(
+            "HiDream rejected the API token (it may have expired: legacy tokens last one day). Set a new "
+            "token in HIDREAM_API_TOKEN or the pack's settings.",
+            "HiDream 拒绝了 API token(可能已过期,旧版 token 有效期为 1 天)。请在 HIDREAM_API_TOKEN 或插件设置中更新。",
+            **kw)
+    if "balance" in low or "余额" in message or "credit" in low or "积分" in message:
+        return BalanceError(
+            "The HiDream account has no credit left. Top up, then run again.",
+            "HiDream 账户余额不足。请充值后再运行。", **kw)
+    return SubmitRejected(
+        "HiDream refused the request. Check the image and mode; if it keeps failing, contact HiDream with "
+        "the message below.", "HiDream 拒绝了请求。请检查图片和模式;如持续失败,请带上以下信息联系 HiDream。", **kw)

@@ -1,0 +1,453 @@
+"""Submit, poll, download: one paid task from start to finished result.
+
+`Client.run` is the whole journey; `submit`, `wait` and `collect` are its three steps, kept separate so a
+journal can record the task id between submit and wait (a result is never lost), and so `fetch` can
+collect a task that was submitted earlier (after a timeout, a closed browser, a restart) at no cost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import codecs, config, errors, specs
+from .errors import HDRedrawError, ResultError, TaskFailed
+from .redact import get_logger
+from .specs import HDREDRAW, HIDREAM, Operation, Text
+from .transport import Context, Transport
+
+log = get_logger("hdredraw.jobs")
+
+# HD Redraw caches status answers for 3 s; asking faster only returns the cached answer. Polling just
+# after the cache expires gives a finished task's result at most ~3 s after it finishes.
+HDREDRAW_POLL_INTERVAL = 3.1
+HIDREAM_POLL_INTERVAL = 2.0
+FIRST_POLL_DELAY = 1.0
+PROGRESS_EVERY = 1.0  # seconds between progress reports while nothing changes
+
+STAGE_TEXT = {
+    "encoding": Text("Encoding", "编码图片"),
+    "submitting": Text("Submitting", "提交任务"),
+    "queued": Text("Queued", "排队中"),
+    "processing": Text("Processing", "处理中"),
+    "downloading": Text("Downloading", "下载结果"),
+    "done": Text("Done", "完成"),
+}
+# Where the progress bar stands at each stage when the service gives no percentage (HD Redraw).
+STAGE_FRACTION = {"encoding": 0.0, "submitting": 0.05, "queued": 0.15, "processing": 0.5,
+                  "downloading": 0.9, "done": 1.0}
+
+_balance_lock = threading.Lock()
+last_balance: dict[str, Any] = {}
+
+
+def _note_balance(answer: Mapping[str, Any]) -> None:
+    """Remember the latest remaining count/money the service reported (shown in the UI)."""
+    count, money = answer.get("remaining_count"), answer.get("remaining_money")
+    if count is None and money is None:
+        return
+    with _balance_lock:
+        last_balance.update(remaining_count=count, remaining_money=money, at=time.time())
+
+
+@dataclass
+class Progress:
+    stage: str
+    fraction: float
+    exact: bool  # the service reported this fraction itself (HiDream); else it is the stage's position
+    status: str  # the service's own status word, when it gave one
+    elapsed: float
+    task_id: str | None = None
+    remaining_count: int | None = None
+    remaining_money: float | None = None
+    note: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        zh = lang.startswith("zh")
+        parts = [STAGE_TEXT.get(self.stage, Text(self.stage, self.stage)).get(lang)]
+        if self.exact:
+            parts[0] += f" {self.fraction * 100:.0f}%"
+        elif self.status and self.status.lower() not in (self.stage, "completed"):
+            parts[0] += f" ({self.status})"
+        parts.append(f"{self.elapsed:.0f} s" if not zh else f"{self.elapsed:.0f} 秒")
+        if self.task_id:
+            parts.append(("任务 " if zh else "task ") + self.task_id)
+        if self.remaining_count is not None or self.remaining_money is not None:
+            left = []
+            if self.remaining_count is not None:
+                left.append(f"{self.remaining_count}" + (" 次" if zh else " tasks"))
+            if self.remaining_money is not None:
+                left.append(f"¥{self.remaining_money}")
+            parts.append(("剩余 " if zh else "left: ") + " / ".join(left))
+        if self.note:
+            parts.append(self.note)
+        return " · ".join(parts)
+
+
+@dataclass
+class Submission:
+    op_id: str
+    service: str
+    task_id: str
+    remaining_count: int | None = None
+    remaining_money: float | None = None
+    upload_note: Text | None = None
+
+
+@dataclass
+class TaskResult:
+    """Everything a finished task produced, downloaded."""
+
+    task_id: str
+    op_id: str
+    service: str
+    images: list[bytes] = field(default_factory=list)
+    grid: bytes | None = None
+    image_1x: bytes | None = None
+    vector: bytes | None = None  # EPS
+    svgs: list[bytes] = field(default_factory=list)
+    prompt: str = ""
+    urls: dict[str, Any] = field(default_factory=dict)
+    remaining_count: int | None = None
+    remaining_money: float | None = None
+    notes: list[Text] = field(default_factory=list)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class _Reporter:
+    """Turns job state into Progress reports, at least once a second while waiting."""
+
+    def __init__(self, on_progress: ProgressFn | None):
+        self.on_progress = on_progress
+        self.started = time.monotonic()
+        self.last_sent = 0.0
+        self.state = Progress("encoding", 0.0, False, "", 0.0)
+
+    def update(self, **changes: Any) -> None:
+        for k, v in changes.items():
+            setattr(self.state, k, v)
+        self.emit()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.last_sent >= PROGRESS_EVERY:
+            self.emit()
+
+    def emit(self) -> None:
+        if self.on_progress is None:
+            return
+        self.state.elapsed = time.monotonic() - self.started
+        self.last_sent = time.monotonic()
+        try:
+            self.on_progress(Progress(**vars(self.state)))
+        except HDRedrawError:
+            raise
+        except Exception:  # a broken UI callback must not fail a paid task
+            log.warning("progress callback failed", exc_info=True)
+
+
+Image = bytes | np.ndarray | codecs.Encoded | str
+
+
+class Client:
+    """Talks to both services with the resolved settings.  Thread-safe; share one per process."""
+
+    def __init__(self, settings: config.Settings | None = None):
+        self.settings = settings or config.load()
+        self._transports: dict[str, Transport] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def transport(self, service: str) -> Transport:
+        with self._lock:
+            if service not in self._transports:
+                s = self.settings
+                base = s.require_hdredraw()[0] if service == HDREDRAW else s.require_hidream()[0]
+                self._transports[service] = Transport(
+                    base, name="HD Redraw" if service == HDREDRAW else "HiDream",
+                    connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+                    pool_size=max(8, s.concurrency * 2))
+            return self._transports[service]
+
+    def close(self) -> None:
+        with self._lock:
+            for t in self._transports.values():
+                t.close()
+            self._transports.clear()
+
+    def context(self, cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> Context:
+        return Context.with_timeout(timeout or self.settings.job_timeout, cancel)
+
+    # ------------------------------------------------------------------ the whole journey
+
+    def run(self, op: str | Operation, image: Image, params: Mapping[str, Any] | None = None, *,
+            cancel: Callable[[], bool] | None = None, on_progress: ProgressFn | None = None,
+            timeout: float | None = None) -> TaskResult:
+        """Validate, upload, wait and download one task."""
+        op = specs.get(op) if isinstance(op, str) else op
+        values = op.validate(params or {})
+        ctx = self.context(cancel, timeout)
+        report = _Reporter(on_progress)
+        ctx.on_tick = report.tick
+        upload = self.prepare(op, image)
+        sub = self.submit(op, upload, values, ctx, report)
+        status = self.wait(op, sub.task_id, ctx, report)
+        result = self.collect(op, status, ctx, report)
+        if sub.upload_note:
+            result.notes.insert(0, sub.upload_note)
+        return result
+
+    def run_many(self, op: str | Operation, images: Iterable[Image], params: Mapping[str, Any] | None = None, *,
+                 cancel: Callable[[], bool] | None = None, on_progress: Callable[[int, Progress], None] | None = None,
+                 concurrency: int | None = None, timeout: float | None = None) -> list[TaskResult | HDRedrawError]:
+        """Run one task per image, at most `concurrency` at once; results come back in input order.
+
+        A failed image gives its error in its slot; the others still finish (each is paid for).
+        """
+        op = specs.get(op) if isinstance(op, str) else op
+        op.validate(params or {})  # fail before any upload if a parameter is wrong
+        self.transport(op.service)  # ... or if the service is not configured
+        items = list(images)
+        workers = max(1, min(concurrency or self.settings.concurrency, len(items) or 1))
+
+        def one(i: int, image: Image) -> TaskResult | HDRedrawError:
+            cb = (lambda p: on_progress(i, p)) if on_progress else None
+            try:
+                return self.run(op, image, params, cancel=cancel, on_progress=cb, timeout=timeout)
+            except HDRedrawError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-job") as pool:
+            return list(pool.map(one, range(len(items)), items))
+
+    def fetch(self, task_id: str, service: str = HDREDRAW, *, cancel: Callable[[], bool] | None = None,
+              on_progress: ProgressFn | None = None, timeout: float | None = None, wait: bool = True,
+              op_id: str | None = None) -> TaskResult:
+        """Collect an earlier task's results again (no new task, no charge)."""
+        task_id = specs.get("check_task_status").field("task_id").coerce(str(task_id).strip())
+        op = specs.get(op_id) if op_id else specs.get("check_task_status" if service == HDREDRAW
+                                                      else "hidream_vectorize")
+        ctx = self.context(cancel, timeout)
+        ctx.task_id = task_id
+        report = _Reporter(on_progress)
+        ctx.on_tick = report.tick
+        report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=task_id)
+        status = self.wait(op, task_id, ctx, report, first_delay=0.0) if wait else {}
+        return self.collect(op, status, ctx, report)
+
+    # ------------------------------------------------------------------ step 1: upload
+
+    def prepare(self, op: Operation, image: Image) -> codecs.Encoded | str:
+        """Encode an array for upload (PNG, JPEG/downscale fallback for the 16 MB limit)."""
+        if isinstance(image, codecs.Encoded):
+            return image
+        if isinstance(image, str):
+            if op.service == HIDREAM and image.startswith(("http://", "https://")):
+                return image
+            raise errors.ValidationError(
+                "Only HiDream accepts an image URL; give the image itself.", "只有 HiDream 支持图片 URL;请提供图片本身。")
+        if isinstance(image, (bytes, bytearray)):
+            kind = codecs.sniff(bytes(image))
+            if kind not in ("png", "jpeg", "webp"):
+                raise errors.ValidationError("The input file is not a PNG, JPEG or WebP image.",
+                                             "输入文件不是 PNG、JPEG 或 WebP 图片。")
+            if len(image) <= codecs.MAX_UPLOAD_BYTES:
+                w, h = codecs.image_size(bytes(image))
+                return codecs.Encoded(bytes(image), f"image/{kind}", f"image.{kind}", w, h)
+            image = codecs.decode_image(bytes(image))
+        return codecs.encode_upload(np.asarray(image))
+
+    # ------------------------------------------------------------------ step 2: submit
+
+    def submit(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any], ctx: Context,
+               report: _Reporter | None = None,
+               on_late_answer: Callable[[dict[str, Any]], None] | None = None) -> Submission:
+        """Create the task.  Never repeated once it may have reached the service."""
+        report = report or _Reporter(None)
+        report.update(stage="submitting", fraction=STAGE_FRACTION["submitting"],
+                      note=upload.note.get(errors.preferred_language()) if isinstance(upload, codecs.Encoded)
+                      and upload.note else "")
+        if op.service == HDREDRAW:
+            sub = self._submit_hdredraw(op, upload, values, ctx, on_late_answer)
+        else:
+            sub = self._submit_hidream(op, upload, values, ctx, on_late_answer)
+        ctx.task_id = sub.task_id
+        if isinstance(upload, codecs.Encoded):
+            sub.upload_note = upload.note
+        log.info("%s submitted: task %s", op.id, sub.task_id)
+        report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=sub.task_id,
+                      remaining_count=sub.remaining_count, remaining_money=sub.remaining_money)
+        return sub
+
+    def _submit_hdredraw(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
+                         ctx: Context, on_late: Callable[[dict[str, Any]], None] | None) -> Submission:
+        assert isinstance(upload, codecs.Encoded)
+        _, key = self.settings.require_hdredraw()
+        data = {"user_key": key, **op.wire_fields(values)}
+        files = {op.image_field.name: (upload.filename, upload.data, upload.mime)}
+        answer = self.transport(HDREDRAW).submit(op.endpoint, ctx, data=data, files=files, on_late_answer=on_late)
+        if answer.get("err_code") != 0 or not answer.get("task_id"):
+            raise errors.from_hdredraw(str(answer.get("err_msg") or ""), submitting=True)
+        _note_balance(answer)
+        return Submission(op.id, HDREDRAW, str(answer["task_id"]), answer.get("remaining_count"),
+                          answer.get("remaining_money"))
+
+    def _submit_hidream(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
+                        ctx: Context, on_late: Callable[[dict[str, Any]], None] | None) -> Submission:
+        _, token = self.settings.require_hidream()
+        image = upload if isinstance(upload, str) else codecs.to_base64(upload.data)
+        body = {"image": image, **op.wire_fields(values)}
+        answer = self.transport(HIDREAM).submit(op.endpoint, ctx, json_body=body, headers=_bearer(token),
+                                                on_late_answer=on_late)
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        if answer.get("code") != 0 or not result.get("task_id"):
+            raise errors.from_hidream(answer.get("code"), str(answer.get("message") or ""))
+        return Submission(op.id, HIDREAM, str(result["task_id"]))
+
+    # ------------------------------------------------------------------ step 3: wait
+
+    def wait(self, op: Operation, task_id: str, ctx: Context, report: _Reporter | None = None,
+             first_delay: float | None = None) -> dict[str, Any]:
+        """Poll until the task finishes; returns the final status answer."""
+        report = report or _Reporter(None)
+        ctx.task_id = task_id
+        ctx.sleep(FIRST_POLL_DELAY if first_delay is None else first_delay)
+        if op.service == HDREDRAW:
+            return self._wait_hdredraw(task_id, ctx, report)
+        return self._wait_hidream(task_id, ctx, report)
+
+    def _wait_hdredraw(self, task_id: str, ctx: Context, report: _Reporter) -> dict[str, Any]:
+        _, key = self.settings.require_hdredraw()
+        status_op = specs.get("check_task_status")
+        unknown_in_a_row = 0
+        while True:
+            asked = time.monotonic()
+            answer = self.transport(HDREDRAW).query("POST", status_op.endpoint, ctx,
+                                                    data={"user_key": key, "task_id": task_id})
+            if answer.get("err_code") != 0:
+                raise errors.from_hdredraw(str(answer.get("err_msg") or ""), task_id=task_id, submitting=False)
+            status = answer.get("status")
+            word = str(status or "").strip().lower()
+            if word == "completed":
+                _note_balance(answer)
+                return answer
+            if word in ("failed", "failure", "error", "cancelled", "canceled"):
+                raise TaskFailed(
+                    f"The service reported that the task failed (status {status}). Try a different image or "
+                    "settings; if you were charged, contact the service with the task id.",
+                    f"服务报告任务失败(状态 {status})。请尝试其他图片或参数;如已扣费,请带上任务ID联系服务商。",
+                    task_id=task_id, upstream=str(status))
+            unknown_in_a_row = unknown_in_a_row + 1 if status is None else 0
+            if unknown_in_a_row >= 3:
+                raise TaskFailed(
+                    "The service keeps reporting no status for this task. Try Fetch Task later; if it never "
+                    "finishes, contact the service with the task id.",
+                    "服务持续未返回该任务的状态。请稍后用“获取任务结果”重试;如一直无结果,请带上任务ID联系服务商。",
+                    task_id=task_id)
+            stage = "queued" if word in ("pending", "queued", "queue", "waiting", "submitted", "") else "processing"
+            report.update(stage=stage, fraction=STAGE_FRACTION[stage], status=str(status or ""))
+            ctx.sleep(max(0.0, asked + HDREDRAW_POLL_INTERVAL - time.monotonic()))
+
+    def _wait_hidream(self, task_id: str, ctx: Context, report: _Reporter) -> dict[str, Any]:
+        _, token = self.settings.require_hidream()
+        status_op = specs.get("hidream_results")
+        while True:
+            asked = time.monotonic()
+            answer = self.transport(HIDREAM).query("GET", status_op.endpoint, ctx, params={"task_id": task_id},
+                                                   headers=_bearer(token))
+            if answer.get("code") != 0:
+                message = str(answer.get("message") or "")
+                if "not found" in message.lower() or "不存在" in message:
+                    raise errors.TaskNotFound(
+                        "HiDream does not know this task (wrong id, another account, or expired).",
+                        "HiDream 未找到该任务(任务ID错误、属于其他账户或已过期)。", task_id=task_id,
+                        upstream=f"code {answer.get('code')}: {message}")
+                raise errors.from_hidream(answer.get("code"), message, task_id=task_id)
+            result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+            subs = [s for s in result.get("sub_task_results") or [] if isinstance(s, dict)]
+            codes = [int(s.get("task_status", 0) or 0) for s in subs]
+            if 4 in codes:
+                raise errors.ModerationRejected(
+                    "HiDream's content review rejected this image (status 4). Use a different image.",
+                    "HiDream 内容审核未通过该图片(状态 4)。请更换图片。", task_id=task_id, upstream="task_status 4")
+            if 3 in codes:
+                raise TaskFailed(
+                    "HiDream reported that the task failed (status 3). Try again or use mode 'fast'/'slow' "
+                    "the other way round.", "HiDream 报告任务失败(状态 3)。请重试,或换用另一种模式。",
+                    task_id=task_id, upstream="task_status 3")
+            if subs and all(c == 1 for c in codes):
+                return answer
+            fractions = [float(s.get("task_completion") or 0.0) for s in subs]
+            fraction = min(0.99, max(0.0, sum(fractions) / len(fractions))) if fractions else 0.0
+            stage = "queued" if not codes or all(c == 0 for c in codes) else "processing"
+            report.update(stage=stage, fraction=fraction, exact=True, status=f"{fraction * 100:.0f}%")
+            ctx.sleep(max(0.0, asked + HIDREAM_POLL_INTERVAL - time.monotonic()))
+
+    # ------------------------------------------------------------------ step 4: download
+
+    def collect(self, op: Operation, status: Mapping[str, Any], ctx: Context,
+                report: _Reporter | None = None) -> TaskResult:
+        """Download every result the finished task offers."""
+        report = report or _Reporter(None)
+        report.update(stage="downloading", fraction=STAGE_FRACTION["downloading"], exact=False)
+        task_id = ctx.task_id or ""
+        if op.service == HIDREAM:
+            result = self._collect_hidream(op, status, ctx, task_id)
+        else:
+            result = self._collect_hdredraw(op, status, ctx, task_id)
+        report.update(stage="done", fraction=1.0, remaining_count=result.remaining_count,
+                      remaining_money=result.remaining_money)
+        return result
+
+    def _download(self, service: str, url: str, ctx: Context, check: Callable[[bytes], None]) -> bytes:
+        return self.transport(service).download(url, ctx, max_bytes=self.settings.max_result_mb * 1048576,
+                                                validate=check)
+
+    def _collect_hdredraw(self, op: Operation, status: Mapping[str, Any], ctx: Context, task_id: str) -> TaskResult:
+        urls = status.get("images_urls")
+        image_urls = [u for u in urls if u] if isinstance(urls, list) and urls else (
+            [status["images_url"]] if status.get("images_url") else [])
+        found = {"images": image_urls, "grid": status.get("grid_url") or "",
+                 "image_1x": status.get("images_url_1m") or "", "vector": status.get("vector_url") or ""}
+        if not image_urls and not found["vector"]:
+            raise ResultError(
+                "The task finished but the service gave no result address. Try Fetch Task again shortly.",
+                "任务已完成,但服务未返回结果地址。请稍后用“获取任务结果”重试。", task_id=task_id)
+        result = TaskResult(task_id, op.id, HDREDRAW, prompt=str(status.get("generated_prompt") or ""),
+                            urls=found, remaining_count=status.get("remaining_count"),
+                            remaining_money=status.get("remaining_money"))
+        result.images = [self._download(HDREDRAW, u, ctx, codecs.check_image) for u in image_urls]
+        if found["grid"]:
+            result.grid = self._download(HDREDRAW, found["grid"], ctx, codecs.check_image)
+        if found["image_1x"]:
+            result.image_1x = self._download(HDREDRAW, found["image_1x"], ctx, codecs.check_image)
+        if found["vector"]:
+            result.vector = self._download(HDREDRAW, found["vector"], ctx, codecs.check_vector("eps"))
+        return result
+
+    def _collect_hidream(self, op: Operation, status: Mapping[str, Any], ctx: Context, task_id: str) -> TaskResult:
+        result_block = status.get("result") if isinstance(status.get("result"), dict) else {}
+        subs = [s for s in result_block.get("sub_task_results") or [] if isinstance(s, dict)]
+        images = [str(s.get("image") or "") for s in subs]
+        result = TaskResult(task_id, op.id, HIDREAM, urls={"svg": images})
+        for image in images:
+            if image.lstrip().startswith("<"):
+                result.svgs.append(image.encode("utf-8"))  # inline markup instead of a URL
+            elif image:
+                result.svgs.append(self._download(HIDREAM, image, ctx, codecs.check_vector("svg")))
+        if not result.svgs:
+            raise ResultError("HiDream finished the task but returned no SVG.", "HiDream 任务已完成,但未返回 SVG。",
+                              task_id=task_id)
+        return result
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

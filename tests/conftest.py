@@ -1,0 +1,90 @@
+"""Test setup: import the checkout as `hdredraw` whatever its folder is called, and serve the emulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _register_checkout_as_hdredraw() -> None:
+    """Tests always exercise this checkout, not some installed copy."""
+    current = sys.modules.get("hdredraw")
+    if current is not None and Path(getattr(current, "__file__", "") or "").resolve().parent == ROOT:
+        return
+    for name in [m for m in sys.modules if m == "hdredraw" or m.startswith("hdredraw.")]:
+        del sys.modules[name]
+    spec = importlib.util.spec_from_file_location("hdredraw", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["hdredraw"] = module
+    spec.loader.exec_module(module)
+
+
+_register_checkout_as_hdredraw()
+
+from hdredraw.engine import config, jobs  # noqa: E402
+from hdredraw.engine.emulator import Emulator  # noqa: E402
+
+SECRET_KEY = "emulator-key"
+SECRET_TOKEN = "emulator-token"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with Emulator(processing_time=0.3, status_cache=3.0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator):
+    """The shared emulator, reset to a clean state for each test."""
+    emulator.reset()
+    emulator.processing_time = 0.3
+    emulator.status_cache = 3.0
+    yield emulator
+    emulator.reset()
+
+
+@pytest.fixture
+def fast_polls(monkeypatch):
+    """Shorter poll rhythm for tests that are not about the rhythm itself."""
+    monkeypatch.setattr(jobs, "FIRST_POLL_DELAY", 0.05)
+    monkeypatch.setattr(jobs, "HDREDRAW_POLL_INTERVAL", 0.3)
+    monkeypatch.setattr(jobs, "HIDREAM_POLL_INTERVAL", 0.2)
+
+
+def settings_for(emu, **overrides) -> config.Settings:
+    values = dict(hdredraw_base_url=emu.base_url, hdredraw_user_key=emu.user_key,
+                  hidream_base_url=emu.hidream_base_url, hidream_token=emu.hidream_token,
+                  job_timeout=30.0, connect_timeout=2.0, read_timeout=5.0, concurrency=4)
+    values.update(overrides)
+    return config.Settings(**values)
+
+
+@pytest.fixture
+def make_settings(emu):
+    """Settings pointing at the emulator, with any field overridden."""
+    return lambda **overrides: settings_for(emu, **overrides)
+
+
+@pytest.fixture
+def client(emu, fast_polls):
+    emu.status_cache = 0.0
+    c = jobs.Client(settings_for(emu))
+    yield c
+    c.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path, monkeypatch):
+    """No test reads or writes the developer's real config or credentials."""
+    monkeypatch.setenv("HDREDRAW_CONFIG", str(tmp_path / "hdredraw-config.json"))
+    for name in ("HDREDRAW_BASE_URL", "HDREDRAW_USER_KEY", "HIDREAM_API_TOKEN", "HIDREAM_BASE_URL",
+                 "HDREDRAW_TIMEOUT", "HDREDRAW_CONNECT_TIMEOUT", "HDREDRAW_READ_TIMEOUT", "HDREDRAW_CONCURRENCY",
+                 "HDREDRAW_MAX_RESULT_MB", "HDREDRAW_LANG"):
+        monkeypatch.delenv(name, raising=False)
