@@ -1,4 +1,23 @@
-"""ComfyUI node classes (built from the operation specs)."""
+"""ComfyUI node classes, generated from the operation specs (plus Fetch Task and Render SVG)."""
 
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+from __future__ import annotations
+
+from ..engine import config, specs
+from . import comfy
+from .factory import operation_nodes
+from .special import FetchTask, RenderSVG
+
+_user = comfy.user_dir()
+if _user is not None:
+    config.set_default_dir(_user / "hdredraw")
+
+NODE_CLASS_MAPPINGS: dict[str, type] = {
+    **operation_nodes(),
+    "HDRedraw_FetchTask": FetchTask,
+    "HDRedraw_RenderSVG": RenderSVG,
+}
+
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
+    **{op.node_id: op.title.en for op in specs.OPERATIONS.values() if op.node_id},
+    "HDRedraw_RenderSVG": "Render SVG",
+}

@@ -88,3 +88,76 @@ def _isolated_config(tmp_path, monkeypatch):
                  "HDREDRAW_TIMEOUT", "HDREDRAW_CONNECT_TIMEOUT", "HDREDRAW_READ_TIMEOUT", "HDREDRAW_CONCURRENCY",
                  "HDREDRAW_MAX_RESULT_MB", "HDREDRAW_LANG"):
         monkeypatch.delenv(name, raising=False)
+
+
+class ComfyStub:
+    """Stand-ins for the few ComfyUI modules the node layer touches, recording what the nodes did."""
+
+    class Interrupted(Exception):
+        pass
+
+    def __init__(self, output_dir):
+        import types
+
+        self.texts: list[tuple[str, str]] = []
+        self.bars: list[tuple[int, int]] = []
+        self.events: list[tuple[str, dict]] = []
+        self.interrupt = False
+        stub = self
+
+        class PromptServer:
+            instance = None
+            client_id = "client-1"
+
+            def send_progress_text(self, text, node_id, sid=None):
+                stub.texts.append((str(node_id), text))
+
+            def send_sync(self, event, data, sid=None):
+                stub.events.append((event, data))
+
+        PromptServer.instance = PromptServer()
+
+        class ProgressBar:
+            def __init__(self, total, node_id=None):
+                self.total = total
+
+            def update_absolute(self, value, total=None, preview=None):
+                stub.bars.append((value, total or self.total))
+
+        def throw():
+            if stub.interrupt:
+                stub.interrupt = False
+                raise ComfyStub.Interrupted()
+
+        self.modules = {
+            "server": types.SimpleNamespace(PromptServer=PromptServer),
+            "comfy": types.SimpleNamespace(),
+            "comfy.utils": types.SimpleNamespace(ProgressBar=ProgressBar),
+            "comfy.model_management": types.SimpleNamespace(
+                processing_interrupted=lambda: stub.interrupt, throw_exception_if_processing_interrupted=throw,
+                InterruptProcessingException=ComfyStub.Interrupted),
+            "folder_paths": types.SimpleNamespace(get_output_directory=lambda: str(output_dir),
+                                                  get_user_directory=lambda: str(output_dir / "user")),
+        }
+        self.modules["comfy"].utils = self.modules["comfy.utils"]
+        self.modules["comfy"].model_management = self.modules["comfy.model_management"]
+
+
+@pytest.fixture
+def comfy(tmp_path, monkeypatch):
+    stub = ComfyStub(tmp_path / "output")
+    for name, module in stub.modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return stub
+
+
+@pytest.fixture
+def service_env(emu, monkeypatch, fast_polls):
+    """Point the node layer (which reads settings itself) at the emulator."""
+    emu.status_cache = 0.0
+    monkeypatch.setenv("HDREDRAW_BASE_URL", emu.base_url)
+    monkeypatch.setenv("HDREDRAW_USER_KEY", emu.user_key)
+    monkeypatch.setenv("HIDREAM_BASE_URL", emu.hidream_base_url)
+    monkeypatch.setenv("HIDREAM_API_TOKEN", emu.hidream_token)
+    monkeypatch.setenv("HDREDRAW_TIMEOUT", "30")
+    return emu

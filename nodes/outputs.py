@@ -1,0 +1,72 @@
+"""Turning downloaded results into node outputs: IMAGE/MASK tensors, EPS files, SVG objects."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..engine import codecs, svg
+from ..engine.jobs import TaskResult
+from . import comfy, tensors
+from .contract import SVG
+
+
+def stack(blobs: list[bytes]) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    return tensors.arrays_to_image([codecs.decode_image(b) for b in blobs])
+
+
+def save_eps(result: TaskResult) -> str:
+    """Save the EPS under ComfyUI's output folder (subfolder hdredraw/) with a unique name."""
+    assert result.vector is not None
+    folder = comfy.output_dir() / "hdredraw"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(result.vector).hexdigest()[:8]
+    path = folder / f"{result.op_id}_{result.task_id}_{digest}.eps"
+    if not path.exists():
+        tmp = path.with_suffix(".eps.part")
+        tmp.write_bytes(result.vector)
+        tmp.replace(path)
+    return str(path)
+
+
+def render_eps(data: bytes) -> np.ndarray | None:
+    """A local raster of an EPS when Ghostscript is installed; None otherwise."""
+    gs = shutil.which("gs") or shutil.which("gswin64c")
+    if gs is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="hdredraw-eps-") as tmp:
+        src, dst = Path(tmp) / "in.eps", Path(tmp) / "out.png"
+        src.write_bytes(data)
+        cmd = [gs, "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dEPSCrop", "-sDEVICE=png16m", "-r150",
+               f"-sOutputFile={dst}", str(src)]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=60, check=True)
+            return codecs.decode_image(dst.read_bytes())
+        except (subprocess.SubprocessError, OSError, ValueError):
+            return None
+
+
+def placeholder(size: int = 256) -> np.ndarray:
+    """A visible checkerboard, used only together with a message saying why there is no preview."""
+    y, x = np.mgrid[0:size, 0:size]
+    board = (((x // 16) + (y // 16)) % 2).astype(np.float32) * 0.25 + 0.5
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def svg_object(documents: list[bytes]) -> SVG:
+    return SVG([io.BytesIO(d) for d in documents])
+
+
+def render_svgs(documents: list[bytes], sizes: list[tuple[int, int]] | None = None) -> list[np.ndarray]:
+    out = []
+    for i, doc in enumerate(documents):
+        w, h = sizes[i] if sizes and i < len(sizes) else (0, 0)
+        out.append(svg.render(doc, width=w, height=h))
+    return out

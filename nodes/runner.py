@@ -1,0 +1,121 @@
+"""Runs a node's batch on the engine while keeping ComfyUI's UI alive.
+
+The batch runs on a worker thread; the node's own thread wakes every 0.25 s to move the progress bar,
+refresh the status text (status, elapsed time, task id, remaining count and money) and notice Cancel, so
+ComfyUI's per-node hooks are only ever called from the thread that executes the node.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from ..engine import config, errors, jobs
+from ..engine.errors import HDRedrawError
+from ..engine.jobs import Progress, TaskResult
+from ..engine.specs import Operation
+from . import comfy
+
+_client_lock = threading.Lock()
+_client: tuple[tuple, jobs.Client] | None = None
+BAR_TOTAL = 1000
+
+
+def get_client() -> jobs.Client:
+    """One shared client; rebuilt when the settings (environment or config file) change."""
+    global _client
+    settings = config.load()
+    signature = tuple(sorted((k, str(v)) for k, v in vars(settings).items() if k != "sources"))
+    with _client_lock:
+        if _client is None or _client[0] != signature:
+            if _client is not None:
+                _client[1].close()
+            _client = (signature, jobs.Client(settings))
+        return _client[1]
+
+
+class BatchUI:
+    """Collects progress from worker threads; shows it from the node's thread."""
+
+    def __init__(self, node_id: str | None, count: int, title: str):
+        self.node_id = node_id
+        self.count = count
+        self.title = title
+        self.states: list[Progress | None] = [None] * count
+        self.lock = threading.Lock()
+        self.bar = comfy.ProgressBar(BAR_TOTAL, node_id)
+        self.lang = errors.preferred_language()
+        self.notes: list[str] = []
+        self.last_text = ""
+
+    def on_progress(self, index: int, progress: Progress) -> None:
+        with self.lock:
+            self.states[index] = progress
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            states = list(self.states)
+        fractions = [s.fraction if s else 0.0 for s in states]
+        self.bar.set(BAR_TOTAL * sum(fractions) / max(1, len(fractions)))
+        text = self.text(states)
+        if text != self.last_text:
+            self.last_text = text
+            comfy.send_text(self.node_id, text)
+
+    def text(self, states: list[Progress | None]) -> str:
+        zh = self.lang == "zh"
+        if self.count == 1:
+            lines = [states[0].text(self.lang) if states[0] else ("准备中" if zh else "Starting")]
+        else:
+            done = sum(1 for s in states if s and s.stage == "done")
+            lines = [f"{done}/{self.count} " + ("完成" if zh else "done")]
+            for i, s in enumerate(states):
+                lines.append(f"#{i + 1} " + (s.text(self.lang) if s else ("等待" if zh else "waiting")))
+        return "\n".join(lines + self.notes)
+
+
+def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id: str | None,
+              run: Callable[..., list[TaskResult | HDRedrawError]] | None = None) -> tuple[list[TaskResult], BatchUI]:
+    """Run one task per image (concurrently, bounded by the concurrency setting), in input order."""
+    client = get_client()
+    ui = BatchUI(node_id, len(images), op.title.get(errors.preferred_language()))
+    run = run or client.run_many
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdredraw-node") as pool:
+        future = pool.submit(run, op, images, values, cancel=comfy.interrupted, on_progress=ui.on_progress,
+                             concurrency=client.settings.concurrency)
+        while True:
+            try:
+                outcomes = future.result(timeout=0.25)
+                break
+            except FutureTimeout:
+                ui.flush()
+    ui.flush()
+    failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, HDRedrawError)]
+    if failures:
+        if any(isinstance(o, errors.Cancelled) for _, o in failures):
+            comfy.raise_if_interrupted()
+        raise _batch_error(failures, outcomes)
+    return [o for o in outcomes if isinstance(o, TaskResult)], ui
+
+
+def _batch_error(failures: list[tuple[int, HDRedrawError]], outcomes: list) -> HDRedrawError:
+    index, first = failures[0]
+    if len(outcomes) == 1:
+        return first
+    finished = [o.task_id for o in outcomes if isinstance(o, TaskResult)]
+    en = f"Image {index + 1} of {len(outcomes)} failed: {first.en}"
+    zh = f"第 {index + 1}/{len(outcomes)} 张图片失败:{first.zh}"
+    if len(failures) > 1:
+        en += f" ({len(failures)} images failed in all.)"
+        zh += f"(共 {len(failures)} 张失败。)"
+    if finished:
+        en += f" The other images finished (task ids {', '.join(finished)}); Fetch Task returns them at no cost."
+        zh += f" 其余图片已完成(任务ID {', '.join(finished)}),可用“获取任务结果”免费取回。"
+    return type(first)(en, zh, task_id=first.task_id, upstream=first.upstream, field=first.field)

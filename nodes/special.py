@@ -1,0 +1,135 @@
+"""Nodes that are not one-operation-per-image: Fetch Task and Render SVG."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..engine import errors, specs
+from ..engine.errors import HDRedrawError
+from ..engine.specs import HDREDRAW, HIDREAM, Text
+from . import tensors
+from .contract import OUT
+from .factory import both, build_outputs
+
+FETCH_OUTPUTS = ("images", "grid", "eps_path", "image_1x", "svg", "generated_prompt", "mask", "task_ids")
+SERVICES = {"HD Redraw": HDREDRAW, "HiDream": HIDREAM}
+
+
+def parse_task_ids(text: str) -> list[str]:
+    ids = [t for t in re.split(r"[\s,;]+", text or "") if t]
+    if not ids:
+        raise errors.ValidationError("Enter at least one task id.", "请至少输入一个任务ID。", field="task_ids")
+    return list(dict.fromkeys(ids))
+
+
+class FetchTask:
+    """Returns finished tasks' results again (no new task, no charge)."""
+
+    OP = specs.get("check_task_status")
+    DESCRIPTION = both(OP.description)
+    CATEGORY = OP.category
+    FUNCTION = "execute"
+    RETURN_TYPES = tuple(OUT[n].type for n in FETCH_OUTPUTS)
+    RETURN_NAMES = FETCH_OUTPUTS
+    OUTPUT_TOOLTIPS = tuple(both(OUT[n].tooltip) for n in FETCH_OUTPUTS)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "task_id": ("STRING", {"default": "", "multiline": True, "tooltip": both(Text(
+                    "One or more task ids (one per line, or separated by commas).",
+                    "一个或多个任务ID(每行一个,或用逗号分隔)。"))}),
+                "service": (list(SERVICES), {"default": "HD Redraw", "tooltip": both(Text(
+                    "Which service the tasks belong to.", "任务所属的服务。"))}),
+            },
+            "hidden": {"unique_id": "UNIQUE_ID"},
+        }
+
+    def execute(self, task_id: str, service: str = "HD Redraw", unique_id: str | None = None) -> tuple:
+        from . import runner
+
+        ids = parse_task_ids(task_id)
+        svc = SERVICES.get(service, service)
+
+        def fetch_many(op, items, values, cancel, on_progress, concurrency) -> list:
+            client = runner.get_client()
+            client.transport(svc)  # a missing base URL or token fails here, before anything else
+
+            def one(i: int) -> Any:
+                try:
+                    return client.fetch(items[i], service=svc, cancel=cancel,
+                                        on_progress=lambda p: on_progress(i, p))
+                except HDRedrawError as exc:
+                    return exc
+            return _map(one, len(items), concurrency)
+
+        results, ui = runner.run_batch(self.OP, ids, {}, unique_id, run=fetch_many)
+        op = specs.get("check_task_status") if svc == HDREDRAW else specs.get("hidream_vectorize")
+        return build_outputs(op, FETCH_OUTPUTS, results, ui, [])
+
+
+def _map(fn: Callable[[int], Any], n: int, concurrency: int) -> list:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, n)), thread_name_prefix="hdredraw-fetch") as pool:
+        return list(pool.map(fn, range(n)))
+
+
+class RenderSVG:
+    """Renders SVG (the SVG type or markup) to IMAGE + MASK at any size, locally and safely."""
+
+    DESCRIPTION = both(Text(
+        "Renders SVG to an image at any size, with its transparency as MASK (1 − alpha). Scripts and external "
+        "references are removed first; nothing is fetched.",
+        "将 SVG 渲染为任意尺寸的图像,透明度输出为 MASK(1 − alpha)。渲染前移除脚本和外部引用,不会联网。"))
+    CATEGORY = "HD Redraw/Vector"
+    FUNCTION = "execute"
+    RETURN_TYPES = ("IMAGE", "MASK")
+    RETURN_NAMES = ("image", "mask")
+    OUTPUT_TOOLTIPS = (both(Text("Rendered image (RGB).", "渲染后的图像(RGB)。")), both(OUT["mask"].tooltip))
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "width": ("INT", {"default": 0, "min": 0, "max": 16384, "step": 1, "tooltip": both(Text(
+                    "Output width in pixels; 0 keeps the SVG's own size (or follows height).",
+                    "输出宽度(像素);0 表示使用 SVG 自身尺寸(或按高度等比)。"))}),
+                "height": ("INT", {"default": 0, "min": 0, "max": 16384, "step": 1, "tooltip": both(Text(
+                    "Output height in pixels; 0 keeps the aspect ratio.", "输出高度(像素);0 表示保持宽高比。"))}),
+                "background": ("STRING", {"default": "", "tooltip": both(Text(
+                    "Optional background colour (e.g. #ffffff); empty keeps transparency.",
+                    "可选背景色(如 #ffffff);留空则保留透明。"))}),
+            },
+            "optional": {
+                "svg": ("SVG", {"tooltip": both(Text("SVG from a vectorize node.", "来自矢量化节点的 SVG。"))}),
+                "svg_text": ("STRING", {"forceInput": True, "tooltip": both(Text("SVG markup.", "SVG 源码。"))}),
+            },
+        }
+
+    def execute(self, width: int = 0, height: int = 0, background: str = "", svg: Any = None,
+                svg_text: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        documents: list[bytes] = []
+        if svg is not None:
+            for item in getattr(svg, "data", []):
+                item.seek(0)
+                documents.append(item.read())
+        if svg_text and svg_text.strip():
+            documents += [d.encode("utf-8") for d in _split_svgs(svg_text)]
+        if not documents:
+            raise errors.ValidationError("Connect an SVG or SVG text to render.", "请连接 SVG 或 SVG 源码以渲染。")
+        from ..engine import svg as svg_render
+
+        arrays = [svg_render.render(d, width, height, background.strip() or None) for d in documents]
+        image, mask, _ = tensors.arrays_to_image(arrays)
+        return image, mask
+
+
+def _split_svgs(text: str) -> list[str]:
+    parts = re.findall(r"(?:<\?xml[^>]*>\s*)?<svg\b.*?</svg>", text, flags=re.S | re.I)
+    return parts or [text]
