@@ -16,6 +16,7 @@ from pathlib import Path
 from . import codecs, config, errors, specs
 from .errors import HDRedrawError
 from .jobs import Client, Progress, TaskResult
+from .journal import Journal, describe
 
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "eps": ".eps", "svg": ".svg"}
 
@@ -105,12 +106,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing:
         raise errors.ValidationError(f"Input file not found: {', '.join(missing)}.",
                                      f"找不到输入文件:{', '.join(missing)}。")
-    client = Client(config.load())
+    client = journaled_client()
     progress = TerminalProgress([p.name for p in inputs])
     cancel = threading.Event()
     try:
         outcomes = client.run_many(op, [p.read_bytes() for p in inputs], values, cancel=cancel.is_set,
-                                   on_progress=progress, concurrency=args.concurrency)
+                                   on_progress=progress, concurrency=args.concurrency, variation=args.variation)
     except KeyboardInterrupt:
         cancel.set()
         raise
@@ -128,8 +129,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def journaled_client() -> Client:
+    settings = config.load()
+    return Client(settings, journal=Journal(config.data_dir(), settings.cache_mb))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    journal = Journal(config.data_dir(), config.load().cache_mb)
+    print(describe(journal.recent(args.limit)))
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
-    client = Client(config.load())
+    client = journaled_client()
     progress = TerminalProgress([args.task_id])
     result = client.fetch(args.task_id, service=args.service, on_progress=lambda p: progress(0, p))
     for f in save_result(result, Path(args.output), f"task_{args.task_id}"):
@@ -186,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "concurrently.")
         p.add_argument("-o", "--output", default=".", help="Output folder (default: current folder).")
         p.add_argument("--concurrency", type=int, default=None, help="Tasks at once (default: settings, 4).")
+        p.add_argument("--variation", type=int, default=0, help="Same inputs reuse the recorded result (no "
+                       "charge); another number pays for a fresh one.")
         for f in op.params:
             _add_field_option(p, f)
         p.set_defaults(func=cmd_run)
@@ -195,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--service", choices=[specs.HDREDRAW, specs.HIDREAM], default=specs.HDREDRAW)
     fetch.add_argument("-o", "--output", default=".")
     fetch.set_defaults(func=cmd_fetch)
+
+    tasks = sub.add_parser("tasks", help="List recent tasks from the journal (operation, status, age, balance).")
+    tasks.add_argument("-n", "--limit", type=int, default=20)
+    tasks.set_defaults(func=cmd_tasks)
 
     emu = sub.add_parser("emulator", help="Serve the built-in emulator of both services on 127.0.0.1.")
     emu.add_argument("--port", type=int, default=8765)

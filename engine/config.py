@@ -3,7 +3,7 @@
 Order, first wins for each setting:
 1. environment variables (`HDREDRAW_BASE_URL`, `HDREDRAW_USER_KEY`, `HIDREAM_API_TOKEN`, `HIDREAM_BASE_URL`,
    `HDREDRAW_TIMEOUT`, `HDREDRAW_CONNECT_TIMEOUT`, `HDREDRAW_READ_TIMEOUT`, `HDREDRAW_CONCURRENCY`,
-   `HDREDRAW_MAX_RESULT_MB`);
+   `HDREDRAW_MAX_RESULT_MB`, `HDREDRAW_MAX_NEW_TASKS`, `HDREDRAW_CACHE_MB`);
 2. the pack's config file `config.json` (in ComfyUI's user directory under `hdredraw/` when running inside
    ComfyUI, else the user's config directory; `HDREDRAW_CONFIG` names another file), written owner-only;
 3. built-in defaults (HiDream's public address; no default for the HD Redraw base URL, which each customer
@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
             help_en="How many images of a batch run at once.", help_zh="批量图片同时处理的数量。"),
     Setting("max_result_mb", "HDREDRAW_MAX_RESULT_MB", int, 256,
             help_en="Largest result file the pack will download, in MB.", help_zh="允许下载的单个结果文件上限(MB)。"),
+    Setting("max_new_tasks", "HDREDRAW_MAX_NEW_TASKS", int, 16,
+            help_en="Spend guard: most new paid tasks one node run (or CLI call) may start.",
+            help_zh="消费保护:单次节点运行(或命令)最多新建的付费任务数。"),
+    Setting("cache_mb", "HDREDRAW_CACHE_MB", int, 2048,
+            help_en="Disk space for kept results, in MB (oldest evicted; evicted results are re-fetched free).",
+            help_zh="本地保存结果的磁盘上限(MB),超出时删除最旧的(可免费重新获取)。"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -88,6 +94,20 @@ def user_config_dir() -> Path:
     return base / "hdredraw"
 
 
+def data_dir() -> Path:
+    """Where the task journal and kept results live (HDREDRAW_DATA_DIR, else beside the config)."""
+    explicit = os.environ.get("HDREDRAW_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    if _default_dir is not None:
+        return _default_dir
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "hdredraw"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "hdredraw"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "hdredraw"
+
+
 def config_path() -> Path:
     explicit = os.environ.get("HDREDRAW_CONFIG")
     if explicit:
@@ -108,6 +128,8 @@ class Settings:
     read_timeout: float = 120.0
     concurrency: int = 4
     max_result_mb: int = 256
+    max_new_tasks: int = 16
+    cache_mb: int = 2048
     sources: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print secrets

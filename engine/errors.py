@@ -101,6 +101,13 @@ class SubmitRejected(HDRedrawError):
     code = "submit_failed"
 
 
+class SpendGuardError(HDRedrawError):
+    """A run would start more new paid tasks than the configured cap."""
+
+    code = "spend_guard"
+    free = True
+
+
 class SubmitUncertain(HDRedrawError):
     """The submit may have reached the service but its answer was lost.
 
@@ -240,3 +247,23 @@ def from_hidream(code: object, message: str, *, task_id: str | None = None, http
     return SubmitRejected(
         "HiDream refused the request. Check the image and mode; if it keeps failing, contact HiDream with "
         "the message below.", "HiDream 拒绝了请求。请检查图片和模式;如持续失败,请带上以下信息联系 HiDream。", **kw)
+
+
+def spend_guard(new: int, cap: int) -> SpendGuardError:
+    return SpendGuardError(
+        f"This run would start {new} new paid tasks, more than the spend guard allows ({cap}). Nothing was "
+        "submitted. Raise the cap with HDREDRAW_MAX_NEW_TASKS (or the pack's settings), or split the batch.",
+        f"本次运行将新建 {new} 个付费任务,超过消费保护上限({cap})。未提交任何任务。可通过 HDREDRAW_MAX_NEW_TASKS"
+        "(或插件设置)调高上限,或拆分批次。")
+
+
+def earlier_uncertain(when: float, task_id: str | None = None) -> SubmitUncertain:
+    import time as _time
+
+    stamp = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(when))
+    return SubmitUncertain(
+        f"An earlier attempt of exactly this request ({stamp}) may have reached the service and been charged, "
+        "but its answer was lost, so it is not sent again automatically. Check your balance and task list; to "
+        "submit it anew anyway, change 'variation'.",
+        f"此前({stamp})完全相同的请求可能已到达服务端并扣费,但未收到答复,因此不会自动重发。请检查余额和任务列表;"
+        "如确需重新提交,请修改 variation。", task_id=task_id)

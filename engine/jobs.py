@@ -7,17 +7,20 @@ collect a task that was submitted earlier (after a timeout, a closed browser, a 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import codecs, config, errors, specs
-from .errors import HDRedrawError, ResultError, TaskFailed
+from . import journal as journal_mod
+from .errors import HDRedrawError, ResultError, SubmitUncertain, TaskFailed
 from .redact import get_logger
 from .specs import HDREDRAW, HIDREAM, Operation, Text
 from .transport import Context, Transport
@@ -67,6 +70,8 @@ class Progress:
     remaining_count: int | None = None
     remaining_money: float | None = None
     note: str = ""
+    eta: float | None = None  # seconds left, estimated from the journal's history
+    reused: bool = False
 
     def text(self, lang: str = "en") -> str:
         zh = lang.startswith("zh")
@@ -85,6 +90,8 @@ class Progress:
             if self.remaining_money is not None:
                 left.append(f"¥{self.remaining_money}")
             parts.append(("剩余 " if zh else "left: ") + " / ".join(left))
+        if self.eta is not None and self.stage in ("queued", "processing"):
+            parts.append(f"约剩 {self.eta:.0f} 秒(估计)" if zh else f"~{self.eta:.0f} s left (estimate)")
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
@@ -130,6 +137,8 @@ class _Reporter:
         self.started = time.monotonic()
         self.last_sent = 0.0
         self.state = Progress("encoding", 0.0, False, "", 0.0)
+        self.eta_total: float | None = None
+        self.submitted_at: float | None = None
 
     def update(self, **changes: Any) -> None:
         for k, v in changes.items():
@@ -143,8 +152,11 @@ class _Reporter:
     def emit(self) -> None:
         if self.on_progress is None:
             return
-        self.state.elapsed = time.monotonic() - self.started
-        self.last_sent = time.monotonic()
+        now = time.monotonic()
+        self.state.elapsed = now - self.started
+        if self.eta_total is not None and self.submitted_at is not None:
+            self.state.eta = max(0.0, self.eta_total - (now - self.submitted_at))
+        self.last_sent = now
         try:
             self.on_progress(Progress(**vars(self.state)))
         except HDRedrawError:
@@ -157,10 +169,15 @@ Image = bytes | np.ndarray | codecs.Encoded | str
 
 
 class Client:
-    """Talks to both services with the resolved settings.  Thread-safe; share one per process."""
+    """Talks to both services with the resolved settings.  Thread-safe; share one per process.
 
-    def __init__(self, settings: config.Settings | None = None):
+    With a `journal`, every paid task is recorded before it is polled, finished results are kept, the same
+    request is never submitted twice (a re-run reuses or resumes), and a spend guard caps new tasks per run.
+    """
+
+    def __init__(self, settings: config.Settings | None = None, journal: journal_mod.Journal | None = None):
         self.settings = settings or config.load()
+        self.journal = journal
         self._transports: dict[str, Transport] = {}
         self._lock = threading.Lock()
 
@@ -186,52 +203,70 @@ class Client:
     def context(self, cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> Context:
         return Context.with_timeout(timeout or self.settings.job_timeout, cancel)
 
+    def fingerprint(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
+                    variation: int = 0) -> str:
+        base, secret = (self.settings.require_hdredraw() if op.service == HDREDRAW
+                        else self.settings.require_hidream())
+        data = upload.data if isinstance(upload, codecs.Encoded) else upload.encode("utf-8")
+        return journal_mod.fingerprint(op.service, op.id, op.wire_fields(values), _sha256(data), variation,
+                                       journal_mod.account_id(base, secret))
+
     # ------------------------------------------------------------------ the whole journey
 
     def run(self, op: str | Operation, image: Image, params: Mapping[str, Any] | None = None, *,
             cancel: Callable[[], bool] | None = None, on_progress: ProgressFn | None = None,
-            timeout: float | None = None) -> TaskResult:
-        """Validate, upload, wait and download one task."""
+            timeout: float | None = None, variation: int = 0) -> TaskResult:
+        """Validate, upload, wait and download one task (or reuse/resume the journal's record of it)."""
         op = specs.get(op) if isinstance(op, str) else op
         values = op.validate(params or {})
         ctx = self.context(cancel, timeout)
         report = _Reporter(on_progress)
         ctx.on_tick = report.tick
         upload = self.prepare(op, image)
-        sub = self.submit(op, upload, values, ctx, report)
-        status = self.wait(op, sub.task_id, ctx, report)
-        result = self.collect(op, status, ctx, report)
-        if sub.upload_note:
-            result.notes.insert(0, sub.upload_note)
-        return result
+        if self.journal is None:
+            return self._run_new(op, upload, values, ctx, report, None, variation)
+        fp = self.fingerprint(op, upload, values, variation)
+        with self._lease(fp, ctx, report):
+            entry = self.journal.latest(fp)
+            if entry is not None and entry.status != journal_mod.FAILED:
+                return self._from_entry(op, entry, ctx, report)
+            return self._run_new(op, upload, values, ctx, report, fp, variation)
 
     def run_many(self, op: str | Operation, images: Iterable[Image], params: Mapping[str, Any] | None = None, *,
                  cancel: Callable[[], bool] | None = None, on_progress: Callable[[int, Progress], None] | None = None,
-                 concurrency: int | None = None, timeout: float | None = None) -> list[TaskResult | HDRedrawError]:
+                 concurrency: int | None = None, timeout: float | None = None,
+                 variation: int = 0) -> list[TaskResult | HDRedrawError]:
         """Run one task per image, at most `concurrency` at once; results come back in input order.
 
-        A failed image gives its error in its slot; the others still finish (each is paid for).
+        Checked before anything is sent: parameters, configuration, and the spend guard (new paid tasks this
+        run may start).  A failed image gives its error in its slot; the others still finish.
         """
         op = specs.get(op) if isinstance(op, str) else op
-        op.validate(params or {})  # fail before any upload if a parameter is wrong
+        values = op.validate(params or {})  # fail before any upload if a parameter is wrong
         self.transport(op.service)  # ... or if the service is not configured
-        items = list(images)
-        workers = max(1, min(concurrency or self.settings.concurrency, len(items) or 1))
+        uploads = [self.prepare(op, image) for image in images]
+        new = len(uploads)
+        if self.journal is not None:
+            new = sum(1 for u in uploads if self._needs_submission(op, u, values, variation))
+        if new > self.settings.max_new_tasks:
+            raise errors.spend_guard(new, self.settings.max_new_tasks)
+        workers = max(1, min(concurrency or self.settings.concurrency, len(uploads) or 1))
 
-        def one(i: int, image: Image) -> TaskResult | HDRedrawError:
+        def one(i: int, upload: codecs.Encoded | str) -> TaskResult | HDRedrawError:
             cb = (lambda p: on_progress(i, p)) if on_progress else None
             try:
-                return self.run(op, image, params, cancel=cancel, on_progress=cb, timeout=timeout)
+                return self.run(op, upload, values, cancel=cancel, on_progress=cb, timeout=timeout,
+                                variation=variation)
             except HDRedrawError as exc:
                 return exc
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-job") as pool:
-            return list(pool.map(one, range(len(items)), items))
+            return list(pool.map(one, range(len(uploads)), uploads))
 
     def fetch(self, task_id: str, service: str = HDREDRAW, *, cancel: Callable[[], bool] | None = None,
               on_progress: ProgressFn | None = None, timeout: float | None = None, wait: bool = True,
               op_id: str | None = None) -> TaskResult:
-        """Collect an earlier task's results again (no new task, no charge)."""
+        """Collect an earlier task's results again (no new task, no charge); kept results need no network."""
         task_id = specs.get("check_task_status").field("task_id").coerce(str(task_id).strip())
         op = specs.get(op_id) if op_id else specs.get("check_task_status" if service == HDREDRAW
                                                       else "hidream_vectorize")
@@ -239,9 +274,155 @@ class Client:
         ctx.task_id = task_id
         report = _Reporter(on_progress)
         ctx.on_tick = report.tick
+        entry = self.journal.by_task_id(task_id) if self.journal is not None else None
+        if entry is not None and entry.status == journal_mod.DONE:
+            kept = self._kept(entry, report)
+            if kept is not None:
+                return kept
         report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=task_id)
         status = self.wait(op, task_id, ctx, report, first_delay=0.0) if wait else {}
-        return self.collect(op, status, ctx, report)
+        result = self.collect(op, status, ctx, report)
+        if self.journal is not None:
+            self.journal.finished(self.journal.adopt(service, op.id, task_id), result)
+        return result
+
+    # ------------------------------------------------------------------ journal paths
+
+    def _needs_submission(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
+                          variation: int) -> bool:
+        assert self.journal is not None
+        entry = self.journal.latest(self.fingerprint(op, upload, values, variation))
+        return entry is None or entry.status == journal_mod.FAILED
+
+    @contextmanager
+    def _lease(self, fp: str, ctx: Context, report: _Reporter) -> Iterator[None]:
+        """Hold the fingerprint's lease (waiting while another run holds it), renewing it while we work."""
+        assert self.journal is not None
+        journal = self.journal
+        waiting = False
+        while not journal.try_lease(fp):
+            if not waiting:
+                waiting = True
+                report.update(note=Text("Waiting: the same request is running in another run",
+                                        "等待:相同请求正在另一次运行中处理").get(errors.preferred_language()))
+            ctx.sleep(0.3)
+        if waiting:
+            report.update(note="")
+        renewed = [time.monotonic()]
+        tick = ctx.on_tick
+
+        def renew() -> None:
+            if tick is not None:
+                tick()
+            if time.monotonic() - renewed[0] >= journal_mod.RENEW_EVERY:
+                renewed[0] = time.monotonic()
+                journal.renew(fp)
+
+        ctx.on_tick = renew
+        try:
+            yield
+        finally:
+            ctx.on_tick = tick
+            journal.release(fp)
+
+    def _kept(self, entry: journal_mod.Entry, report: _Reporter) -> TaskResult | None:
+        assert self.journal is not None
+        files = self.journal.load_files(entry)
+        if files is None:
+            return None
+        result = TaskResult(entry.task_id or "", entry.op_id, entry.service, images=files["images"],
+                            grid=files["grid"], image_1x=files["image_1x"], vector=files["vector"],
+                            svgs=files["svgs"], prompt=files["prompt"], urls=files["urls"],
+                            remaining_count=entry.remaining_count, remaining_money=entry.remaining_money)
+        note = Text(f"Reused the result of task {entry.task_id}: no new charge.",
+                    f"复用任务 {entry.task_id} 的结果:未重复扣费。")
+        result.notes.append(note)
+        report.update(stage="done", fraction=1.0, task_id=entry.task_id, reused=True,
+                      note=note.get(errors.preferred_language()))
+        return result
+
+    def _from_entry(self, op: Operation, entry: journal_mod.Entry, ctx: Context, report: _Reporter) -> TaskResult:
+        """Reuse a finished task, resume a pending one, or refuse to resend an uncertain one."""
+        assert self.journal is not None
+        lang = errors.preferred_language()
+        if entry.status == journal_mod.DONE:
+            kept = self._kept(entry, report)
+            if kept is not None:
+                return kept
+            note = Text(f"Fetching task {entry.task_id} again (its kept copy was evicted): no new charge.",
+                        f"重新获取任务 {entry.task_id} 的结果(本地缓存已清理):未重复扣费。")
+        elif entry.status == journal_mod.PENDING:
+            note = Text(f"Resuming task {entry.task_id}, submitted earlier: no new charge.",
+                        f"继续等待之前提交的任务 {entry.task_id}:未重复扣费。")
+        else:  # submitting (its run died mid-request) or uncertain
+            if entry.status == journal_mod.SUBMITTING:
+                self.journal.set_status(entry.id, journal_mod.UNCERTAIN, "run ended during submit")
+            raise errors.earlier_uncertain(entry.created_at, entry.task_id)
+        assert entry.task_id
+        report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=entry.task_id, note=note.get(lang))
+        self._plan_eta(op, report, entry.submitted_at)
+        try:
+            status = self.wait(op, entry.task_id, ctx, report, first_delay=0.0)
+        except TaskFailed as exc:
+            self.journal.set_status(entry.id, journal_mod.FAILED, exc.code)
+            raise
+        result = self.collect(op, status, ctx, report)
+        result.notes.append(note)
+        self.journal.finished(entry.id, result)
+        return result
+
+    def _plan_eta(self, op: Operation, report: _Reporter, submitted_wall: float | None = None) -> None:
+        if self.journal is None:
+            return
+        median = self.journal.median_duration(op.id)
+        if median is not None:
+            report.eta_total = median
+            age = time.time() - submitted_wall if submitted_wall else 0.0
+            report.submitted_at = time.monotonic() - max(0.0, age)
+
+    def _run_new(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any], ctx: Context,
+                 report: _Reporter, fp: str | None, variation: int) -> TaskResult:
+        """Submit a new task and see it through, recording each step in the journal."""
+        journal = self.journal if fp is not None else None
+        entry_id = None
+        late = None
+        if journal is not None:
+            assert fp is not None
+            upload_sha = _sha256(upload.data) if isinstance(upload, codecs.Encoded) else None
+            entry_id = journal.start(fp, op.service, op.id, op.wire_fields(values), upload_sha, variation)
+
+            def late(answer: dict[str, Any]) -> None:
+                task_id = answer.get("task_id") or (answer.get("result") or {}).get("task_id")
+                if task_id and answer.get("err_code", answer.get("code")) == 0:
+                    journal.submitted(entry_id, str(task_id), answer.get("remaining_count"),
+                                      answer.get("remaining_money"))
+        try:
+            sub = self.submit(op, upload, values, ctx, report, on_late_answer=late)
+        except (SubmitUncertain, errors.Cancelled) as exc:
+            if journal is not None:
+                current = journal.latest(fp)
+                if current is not None and current.status == journal_mod.SUBMITTING:
+                    journal.set_status(entry_id, journal_mod.UNCERTAIN, exc.code)
+            raise
+        except HDRedrawError as exc:  # refused: nothing was created
+            if journal is not None:
+                journal.set_status(entry_id, journal_mod.FAILED, exc.code)
+            raise
+        if journal is not None:
+            journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
+        self._plan_eta(op, report)
+        try:
+            status = self.wait(op, sub.task_id, ctx, report)
+        except TaskFailed as exc:
+            if journal is not None:
+                journal.set_status(entry_id, journal_mod.FAILED, exc.code)
+            raise
+        result = self.collect(op, status, ctx, report)
+        if sub.upload_note:
+            result.notes.insert(0, sub.upload_note)
+        if journal is not None:
+            journal.finished(entry_id, result)
+        return result
 
     # ------------------------------------------------------------------ step 1: upload
 
@@ -447,6 +628,10 @@ class Client:
             raise ResultError("HiDream finished the task but returned no SVG.", "HiDream 任务已完成,但未返回 SVG。",
                               task_id=task_id)
         return result
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -47,6 +47,8 @@ OUT = {o.name: o for o in (
                                       "任务ID(每行一个);“获取任务结果”可免费再次取回。")),
     Output("svg", "SVG", Text("SVG document(s); connect to Save SVG or Render SVG.", "SVG 文档;可连接“保存 SVG”或“渲染 SVG”。")),
     Output("svg_text", "STRING", Text("The SVG markup.", "SVG 源码。")),
+    Output("journal", "STRING", Text("Recent tasks in the journal (operation, status, age, task id).",
+                                      "任务记录中的最近任务(操作、状态、时间、任务ID)。")),
 )}
 
 NOTE_PADDED = Text("Results differ in size: smaller ones are padded (top-left) and the padding is masked.",

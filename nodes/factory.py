@@ -26,6 +26,12 @@ NODE_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_OUTPUTS = ("image", "mask", "task_ids")
 
+VARIATION_TIP = Text(
+    "Same image and settings reuse the recorded result (no charge). Change this number to pay for a fresh "
+    "result on purpose.", "相同图片和参数会复用已记录的结果(不扣费)。修改此数字可有意重新生成(会扣费)。")
+VARIATION = ("INT", {"default": 0, "min": 0, "max": 2**31 - 1, "step": 1, "tooltip": f"{VARIATION_TIP.en}\n"
+                                                                                      f"{VARIATION_TIP.zh}"})
+
 MASK_INPUT_TIP = Text("Optional transparency to upload with the image (1 = transparent, as LoadImage's MASK).",
                       "可选:随图片上传的透明度(1 = 透明,与 LoadImage 的 MASK 一致)。")
 
@@ -57,6 +63,7 @@ def input_types(op: Operation) -> dict[str, Any]:
     required: dict[str, Any] = {"image": ("IMAGE", {"tooltip": both(op.image_field.tooltip)})}
     for f in op.params:
         required[f.name] = widget(f)
+    required["variation"] = VARIATION
     return {"required": required,
             "optional": {"mask": ("MASK", {"tooltip": both(MASK_INPUT_TIP)})},
             "hidden": {"unique_id": "UNIQUE_ID"}}
@@ -146,13 +153,13 @@ def make_node(op: Operation) -> type:
     names = NODE_OUTPUTS.get(op.id, DEFAULT_OUTPUTS)
 
     def execute(self, image: torch.Tensor, mask: torch.Tensor | None = None, unique_id: str | None = None,
-                **params: Any) -> tuple:
+                variation: int = 0, **params: Any) -> tuple:
         from . import runner
 
         values = op.validate(params)  # free: nothing is sent when a value is wrong
         arrays = tensors.image_to_arrays(image, mask)
         sizes = [(a.shape[1], a.shape[0]) for a in arrays]
-        results, ui = runner.run_batch(op, arrays, values, unique_id)
+        results, ui = runner.run_batch(op, arrays, values, unique_id, variation=int(variation))
         return build_outputs(op, names, results, ui, sizes)
 
     attrs = {

@@ -16,6 +16,7 @@ from typing import Any
 from ..engine import config, errors, jobs
 from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
+from ..engine.journal import Journal
 from ..engine.specs import Operation
 from . import comfy
 
@@ -28,12 +29,13 @@ def get_client() -> jobs.Client:
     """One shared client; rebuilt when the settings (environment or config file) change."""
     global _client
     settings = config.load()
-    signature = tuple(sorted((k, str(v)) for k, v in vars(settings).items() if k != "sources"))
+    signature = tuple(sorted((k, str(v)) for k, v in vars(settings).items() if k != "sources")) + (
+        str(config.data_dir()),)
     with _client_lock:
         if _client is None or _client[0] != signature:
             if _client is not None:
                 _client[1].close()
-            _client = (signature, jobs.Client(settings))
+            _client = (signature, jobs.Client(settings, journal=Journal(config.data_dir(), settings.cache_mb)))
         return _client[1]
 
 
@@ -82,14 +84,17 @@ class BatchUI:
 
 
 def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id: str | None,
-              run: Callable[..., list[TaskResult | HDRedrawError]] | None = None) -> tuple[list[TaskResult], BatchUI]:
+              run: Callable[..., list[TaskResult | HDRedrawError]] | None = None,
+              variation: int = 0) -> tuple[list[TaskResult], BatchUI]:
     """Run one task per image (concurrently, bounded by the concurrency setting), in input order."""
     client = get_client()
     ui = BatchUI(node_id, len(images), op.title.get(errors.preferred_language()))
-    run = run or client.run_many
+    kwargs: dict[str, Any] = {"cancel": comfy.interrupted, "on_progress": ui.on_progress,
+                              "concurrency": client.settings.concurrency}
+    if run is None:
+        run, kwargs["variation"] = client.run_many, variation
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdredraw-node") as pool:
-        future = pool.submit(run, op, images, values, cancel=comfy.interrupted, on_progress=ui.on_progress,
-                             concurrency=client.settings.concurrency)
+        future = pool.submit(run, op, images, values, **kwargs)
         while True:
             try:
                 outcomes = future.result(timeout=0.25)

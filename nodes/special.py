@@ -15,7 +15,7 @@ from . import tensors
 from .contract import OUT
 from .factory import both, build_outputs
 
-FETCH_OUTPUTS = ("images", "grid", "eps_path", "image_1x", "svg", "generated_prompt", "mask", "task_ids")
+FETCH_OUTPUTS = ("images", "grid", "eps_path", "image_1x", "svg", "generated_prompt", "mask", "task_ids", "journal")
 SERVICES = {"HD Redraw": HDREDRAW, "HiDream": HIDREAM}
 
 
@@ -46,15 +46,29 @@ class FetchTask:
                     "一个或多个任务ID(每行一个,或用逗号分隔)。"))}),
                 "service": (list(SERVICES), {"default": "HD Redraw", "tooltip": both(Text(
                     "Which service the tasks belong to.", "任务所属的服务。"))}),
+                "recent": ("INT", {"default": 0, "min": 0, "max": 64, "step": 1, "tooltip": both(Text(
+                    "0: fetch the task ids above. N > 0: fetch the N most recent finished tasks of this service "
+                    "from the journal instead.",
+                    "0:获取上面填写的任务ID。N > 0:改为获取任务记录中该服务最近完成的 N 个任务。"))}),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
-    def execute(self, task_id: str, service: str = "HD Redraw", unique_id: str | None = None) -> tuple:
+    def execute(self, task_id: str = "", service: str = "HD Redraw", recent: int = 0,
+                unique_id: str | None = None) -> tuple:
+        from ..engine import journal as journal_mod
         from . import runner
 
-        ids = parse_task_ids(task_id)
         svc = SERVICES.get(service, service)
+        journal = runner.get_client().journal
+        if recent > 0:
+            done = [e for e in journal.recent(500, journal_mod.DONE) if e.service == svc and e.task_id]
+            ids = [e.task_id for e in done[:recent]]
+            if not ids:
+                raise errors.ValidationError("The journal has no finished tasks of this service yet.",
+                                             "任务记录中还没有该服务已完成的任务。", field="recent")
+        else:
+            ids = parse_task_ids(task_id)
 
         def fetch_many(op, items, values, cancel, on_progress, concurrency) -> list:
             client = runner.get_client()
@@ -70,7 +84,8 @@ class FetchTask:
 
         results, ui = runner.run_batch(self.OP, ids, {}, unique_id, run=fetch_many)
         op = specs.get("check_task_status") if svc == HDREDRAW else specs.get("hidream_vectorize")
-        return build_outputs(op, FETCH_OUTPUTS, results, ui, [])
+        values = build_outputs(op, FETCH_OUTPUTS[:-1], results, ui, [])
+        return (*values, journal_mod.describe(journal.recent(20)))
 
 
 def _map(fn: Callable[[int], Any], n: int, concurrency: int) -> list:

@@ -84,6 +84,7 @@ def client(emu, fast_polls):
 def _isolated_config(tmp_path, monkeypatch):
     """No test reads or writes the developer's real config or credentials."""
     monkeypatch.setenv("HDREDRAW_CONFIG", str(tmp_path / "hdredraw-config.json"))
+    monkeypatch.setenv("HDREDRAW_DATA_DIR", str(tmp_path / "hdredraw-data"))
     for name in ("HDREDRAW_BASE_URL", "HDREDRAW_USER_KEY", "HIDREAM_API_TOKEN", "HIDREAM_BASE_URL",
                  "HDREDRAW_TIMEOUT", "HDREDRAW_CONNECT_TIMEOUT", "HDREDRAW_READ_TIMEOUT", "HDREDRAW_CONCURRENCY",
                  "HDREDRAW_MAX_RESULT_MB", "HDREDRAW_LANG"):

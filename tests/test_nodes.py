@@ -86,7 +86,7 @@ def test_inputs_are_the_api_fields_with_documented_ranges_and_no_credentials():
         types = nodes.NODE_CLASS_MAPPINGS[op.node_id].INPUT_TYPES()
         req = types["required"]
         assert list(req)[0] == "image" and req["image"][0] == "IMAGE"
-        assert set(req) - {"image"} == {f.name for f in op.params}
+        assert set(req) - {"image", "variation"} == {f.name for f in op.params}
         for f in op.params:
             opts = req[f.name][1]
             assert opts["tooltip"]
@@ -209,10 +209,11 @@ def test_render_svg_fetches_nothing(comfy, emu):
 
 def test_fetch_task_returns_results_again_for_free(comfy, service_env):
     _, grid, one, _, ids = run("HDRedraw_Seamless", batch())
-    images, grid2, eps, one2, svg, prompt, mask, ids2 = node("HDRedraw_FetchTask").execute(task_id=ids,
-                                                                                        service="HD Redraw")
+    images, grid2, eps, one2, svg, prompt, mask, ids2, listing = node("HDRedraw_FetchTask").execute(
+        task_id=ids, service="HD Redraw")
     assert torch.equal(grid, grid2) and torch.equal(one, one2) and ids2 == ids
     assert len(service_env.submissions) == 1
+    assert ids in listing and "seamless" in listing
 
 
 def test_fetch_task_hidream(comfy, service_env):
