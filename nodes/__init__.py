@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from ..engine import config, specs
-from . import comfy
+from . import comfy, routes
 from .factory import operation_nodes
 from .special import FetchTask, RenderSVG
 
 _user = comfy.user_dir()
 if _user is not None:
     config.set_default_dir(_user / "hdredraw")
+
+routes.register()
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {
     **operation_nodes(),

@@ -70,6 +70,11 @@ class BatchUI:
         if text != self.last_text:
             self.last_text = text
             comfy.send_text(self.node_id, text)
+            comfy.send_event("hdredraw.status", {
+                "node": self.node_id, "text": text,
+                "tasks": [{"task_id": s.task_id, "stage": s.stage, "elapsed": round(s.elapsed, 1),
+                           "reused": s.reused} for s in states if s is not None],
+                "balance": dict(jobs.last_balance)})
 
     def text(self, states: list[Progress | None]) -> str:
         zh = self.lang == "zh"
