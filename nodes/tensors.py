@@ -7,14 +7,22 @@ marked in the MASK as fully masked, so nothing is stretched, cropped or lost.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from ..engine.errors import ValidationError
 
 
+def _quantise(t: torch.Tensor) -> np.ndarray:
+    """float 0..1 → uint8 (NaN→0, +inf→1, −inf→0, clamped), with torch's fast kernels, one image at a time."""
+    q = torch.nan_to_num(t.to(torch.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return q.clamp_(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8).numpy()
+
+
 def image_to_arrays(image: torch.Tensor, mask: torch.Tensor | None = None) -> list[np.ndarray]:
-    """One H×W×3 (or ×4 with a mask) float32 array per batch item; values are cleaned by the encoder."""
+    """One H×W×3 (or ×4 with alpha from a 4th channel or a MASK) uint8 array per batch item."""
     if not isinstance(image, torch.Tensor):
         raise ValidationError("The image input is not an IMAGE tensor.", "image 输入不是 IMAGE 张量。")
     if image.ndim == 3:
@@ -25,32 +33,32 @@ def image_to_arrays(image: torch.Tensor, mask: torch.Tensor | None = None) -> li
             f"IMAGE 的形状应为 [batch, height, width, 3];当前为 {list(image.shape)}。")
     if image.shape[0] == 0:
         raise ValidationError("The image batch is empty.", "图像批次为空。")
-    arrays = image.detach().to("cpu", torch.float32).numpy()
-    if arrays.shape[-1] == 1:
-        arrays = np.repeat(arrays, 3, axis=-1)
-    out = [np.ascontiguousarray(a) for a in arrays]  # a 4th channel is alpha; an explicit MASK replaces it
-    if mask is None:
-        return out
-    m = mask.detach().to("cpu", torch.float32)
-    if m.ndim == 2:
-        m = m.unsqueeze(0)
-    m = m.numpy()
-    for i, a in enumerate(out):
-        mi = m[min(i, len(m) - 1)]
-        if mi.shape != a.shape[:2]:
-            raise ValidationError(
-                f"The mask is {mi.shape[1]}×{mi.shape[0]} but the image is {a.shape[1]}×{a.shape[0]}.",
-                f"遮罩尺寸 {mi.shape[1]}×{mi.shape[0]} 与图像尺寸 {a.shape[1]}×{a.shape[0]} 不一致。")
-        out[i] = np.concatenate([a[..., :3], (1.0 - mi)[..., None]], axis=-1)
+    image = image.detach().to("cpu")
+    if mask is not None:
+        mask = mask.detach().to("cpu")
+        if mask.ndim == 2:
+            mask = mask.unsqueeze(0)
+    out = []
+    for i in range(image.shape[0]):
+        a = _quantise(image[i])
+        if a.shape[-1] == 1:
+            a = np.repeat(a, 3, axis=-1)
+        if mask is not None:
+            mi = mask[min(i, mask.shape[0] - 1)]
+            if tuple(mi.shape) != a.shape[:2]:
+                raise ValidationError(
+                    f"The mask is {mi.shape[1]}×{mi.shape[0]} but the image is {a.shape[1]}×{a.shape[0]}.",
+                    f"遮罩尺寸 {mi.shape[1]}×{mi.shape[0]} 与图像尺寸 {a.shape[1]}×{a.shape[0]} 不一致。")
+            a = np.concatenate([a[..., :3], _quantise(1.0 - mi)[..., None]], axis=-1)
+        out.append(np.ascontiguousarray(a))
     return out
 
 
-def _to_float(a: np.ndarray) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) / 65535.0
-    return np.clip(a.astype(np.float32), 0.0, 1.0)
+def _readonly_view(a: np.ndarray) -> torch.Tensor:
+    """A tensor over a decoded (read-only) array without copying it; it is only ever read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(a))
 
 
 def arrays_to_image(arrays: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -65,9 +73,15 @@ def arrays_to_image(arrays: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
     for i, a in enumerate(arrays):
         ah, aw = a.shape[:2]
         padded |= (ah, aw) != (h, w)
-        f = torch.from_numpy(_to_float(a))
-        if f.ndim == 2:
-            f = f[..., None]
-        image[i, :ah, :aw] = f[..., :3] if f.shape[-1] >= 3 else f[..., :1].expand(ah, aw, 3)
-        mask[i, :ah, :aw] = 1.0 - f[..., 3] if f.shape[-1] == 4 else 0.0
+        src = _readonly_view(a if a.ndim == 3 else a[..., None])
+        scale = {np.dtype(np.uint8): 1 / 255.0, np.dtype(np.uint16): 1 / 65535.0}.get(a.dtype, 1.0)
+        region = image[i, :ah, :aw]
+        region.copy_(src[..., :3] if src.shape[-1] >= 3 else src[..., :1].expand(ah, aw, 3))
+        if scale != 1.0:
+            region.mul_(scale)
+        if src.shape[-1] == 4:
+            alpha = src[..., 3].to(torch.float32)
+            mask[i, :ah, :aw] = 1.0 - (alpha * scale if scale != 1.0 else alpha)
+        else:
+            mask[i, :ah, :aw] = 0.0
     return image, mask, padded

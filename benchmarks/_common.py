@@ -1,0 +1,73 @@
+"""Shared setup for the benchmarks: import the checkout as `hdredraw`, a stub ComfyUI, sample images."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import sys
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_pack() -> None:
+    if "hdredraw" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location("hdredraw", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["hdredraw"] = module
+    spec.loader.exec_module(module)
+
+
+def quiet_comfy(output_dir: Path) -> None:
+    """Minimal stand-ins so node classes run outside ComfyUI (no UI, no interrupt)."""
+    class Bar:
+        def __init__(self, total, node_id=None):
+            pass
+
+        def update_absolute(self, *a, **k):
+            pass
+
+    utils = types.SimpleNamespace(ProgressBar=Bar)
+    mm = types.SimpleNamespace(processing_interrupted=lambda: False, throw_exception_if_processing_interrupted=lambda: None)
+    sys.modules.update({"comfy": types.SimpleNamespace(utils=utils, model_management=mm), "comfy.utils": utils,
+                        "comfy.model_management": mm,
+                        "folder_paths": types.SimpleNamespace(get_output_directory=lambda: str(output_dir),
+                                                              get_user_directory=lambda: str(output_dir))})
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def photo(size: int, seed: int = 0):
+    """A photo-like test image (smooth shapes, texture, mild sensor noise) as float32 H×W×3."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.4 * np.cos(5 * y - 3 * x), 0.4 + 0.3 * x * y], -1)
+    for _ in range(24):
+        cx, cy, r = rng.random(3)
+        disk = ((x - cx) ** 2 + (y - cy) ** 2) < (0.05 + 0.15 * r) ** 2
+        img[disk] = img[disk] * 0.4 + rng.random(3) * 0.6
+    img += 0.03 * np.sin(200 * x)[..., None] * np.sin(180 * y)[..., None]
+    img += rng.normal(0, 0.012, img.shape).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
