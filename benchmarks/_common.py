@@ -71,3 +71,50 @@ def table(headers: list[str], rows: list[list]) -> str:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
     return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+class EmulatorProcess:
+    """The built-in emulator in its own process, so its image work doesn't share our GIL or memory."""
+
+    def __init__(self, processing_time: float, port: int = 0):
+        import json
+        import socket
+        import subprocess
+        import time
+        import urllib.request
+
+        if port == 0:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        code = ("import sys, importlib.util; r=sys.argv[1]; s=importlib.util.spec_from_file_location('hdredraw', "
+                "r+'/__init__.py', submodule_search_locations=[r]); m=importlib.util.module_from_spec(s); "
+                "sys.modules['hdredraw']=m; s.loader.exec_module(m); from hdredraw.engine.cli import main; "
+                "sys.exit(main(sys.argv[2:]))")
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT), "emulator", "--port", str(port),
+                                      "--processing-time", str(processing_time)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.base_url + "/__emulator__", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        self._json = json
+        self._urlopen = urllib.request
+
+    def call(self, action: str, body: dict | None = None) -> dict:
+        req = self._urlopen.Request(self.base_url + "/__emulator__/" + action,
+                                    data=None if body is None else self._json.dumps(body).encode(),
+                                    method="GET" if body is None else "POST",
+                                    headers={"Content-Type": "application/json"})
+        return self._json.loads(self._urlopen.urlopen(req, timeout=10).read())
+
+    def env(self) -> dict[str, str]:
+        return {"HDREDRAW_BASE_URL": self.base_url, "HDREDRAW_USER_KEY": "emulator-key",
+                "HIDREAM_BASE_URL": self.base_url, "HIDREAM_API_TOKEN": "emulator-token"}
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..engine import config, jobs
+from ..engine import config
 from ..engine.errors import HDRedrawError
 
 
 def status_payload() -> dict[str, Any]:
     """Everything the UI may show: settings (secrets masked), the last balance seen, where config lives."""
+    from ..engine import jobs
+
     settings = config.load()
     return {
         "settings": config.status(settings),

@@ -61,3 +61,20 @@ def test_no_torch_in_runtime_dependencies():
         line.split(">")[0].split("=")[0] for line in req)
     assert "comfyui" not in project["name"].lower()
     assert not (ROOT / "install.py").exists()
+
+
+def test_registering_nodes_stays_light(tmp_path):
+    """ComfyUI times each pack's import: the HTTP stack and codecs load only when a node runs."""
+    import pytest
+
+    pytest.importorskip("torch")
+    loaded = _run(f"""
+        import importlib.util, json, sys
+        import torch
+        path = {str(ROOT)!r}
+        spec = importlib.util.spec_from_file_location("pack_x", path + "/__init__.py", submodule_search_locations=[path])
+        m = importlib.util.module_from_spec(spec); sys.modules["pack_x"] = m; spec.loader.exec_module(m)
+        assert len(m.NODE_CLASS_MAPPINGS) == 13
+        print(json.dumps(sorted(sys.modules)))
+    """, tmp_path)
+    assert "requests" not in loaded and "pack_x.engine.jobs" not in loaded and "resvg_py" not in loaded
