@@ -29,6 +29,9 @@ MAX_RESULT_PIXELS = 178_000_000
 PNG_LEVEL = 1
 PNG_STRATEGY = 3  # Z_RLE
 JPEG_QUALITY = 95
+# Inputs above this are refused before encoding: they could never fit the 16 MB upload without heavy
+# downscaling, and converting them would take gigabytes of memory.
+MAX_INPUT_PIXELS = 100_000_000
 
 
 @dataclass
@@ -64,14 +67,26 @@ def _as_pil(arr: np.ndarray) -> Image.Image:
             f"An image must be H×W×C; got an array of shape {tuple(arr.shape)}.",
             f"图像必须是 H×W×C 的数组;当前形状为 {tuple(arr.shape)}。")
     h, w, c = arr.shape
-    if h < 1 or w < 1:
-        raise ValidationError("The image is empty (0 pixels).", "图像为空(0 像素)。")
+    check_input_size(w, h)
     if c not in (1, 3, 4):
         raise ValidationError(
             f"An image needs 1, 3 or 4 channels; this one has {c}.", f"图像需要 1、3 或 4 个通道;当前为 {c} 个。")
     a = np.ascontiguousarray(to_uint8(arr))
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
     return Image.fromarray(a[:, :, 0] if c == 1 else a, mode)
+
+
+def check_input_size(width: int, height: int) -> None:
+    """Refuse empty or absurdly large inputs before any work (nothing is sent, nothing charged)."""
+    if width < 1 or height < 1:
+        raise ValidationError("The image is empty (0 pixels).", "图像为空(0 像素)。")
+    if width * height > MAX_INPUT_PIXELS:
+        mp = width * height / 1e6
+        raise ValidationError(
+            f"The image is {width}×{height} ({mp:.0f} MP), more than the {MAX_INPUT_PIXELS / 1e6:.0f} MP the pack "
+            "uploads (the service takes files up to 16 MB). Downscale it first, e.g. with an Upscale Image node.",
+            f"图像为 {width}×{height}({mp:.0f} MP),超过插件上传上限 {MAX_INPUT_PIXELS / 1e6:.0f} MP(服务只接受 16MB 以内的文件)。"
+            "请先缩小图像。")
 
 
 def encode_png(arr: np.ndarray, level: int = PNG_LEVEL) -> bytes:

@@ -78,7 +78,7 @@ class Progress:
         parts = [STAGE_TEXT.get(self.stage, Text(self.stage, self.stage)).get(lang)]
         if self.exact:
             parts[0] += f" {self.fraction * 100:.0f}%"
-        elif self.status and self.status.lower() not in (self.stage, "completed"):
+        elif self.status and self.stage in ("queued", "processing") and self.status.lower() != self.stage:
             parts[0] += f" ({self.status})"
         parts.append(f"{self.elapsed:.0f} s" if not zh else f"{self.elapsed:.0f} 秒")
         if self.task_id:

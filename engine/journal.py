@@ -17,7 +17,6 @@ import json
 import os
 import sqlite3
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -112,8 +111,12 @@ class Journal:
         self.path = self.dir / "journal.sqlite3"
         self.cache_bytes = max(0, int(cache_mb)) * 1024 * 1024
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._local = threading.local()
-        self._connection().executescript(SCHEMA)
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
         try:
             os.chmod(self.path, 0o600)
         except OSError:
@@ -121,27 +124,29 @@ class Journal:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """A short write-locked transaction on this thread's connection (safe across processes)."""
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        """A short write-locked transaction (safe across threads and processes) on its own connection.
+
+        Connections are not kept per thread: batch workers come and go, and each would leak one.
+        """
+        conn = self._connect()
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     # ------------------------------------------------------------------ leases
 

@@ -185,8 +185,8 @@ class Transport:
         for attempt in range(policy.attempts):
             ctx.check(during_submit=True)
             try:
-                resp = self._call(lambda stop: self.session.post(
-                    self.url(path), data=data, files=files, json=json_body, headers=headers,
+                resp = self._call(lambda stop: self._fetch(
+                    "POST", self.url(path), data=data, files=files, json=json_body, headers=headers,
                     timeout=self._timeout(ctx)), ctx, during_submit=True, on_late=on_late_answer)
             except requests.RequestException as exc:
                 en, zh = _describe(exc)
@@ -219,8 +219,8 @@ class Transport:
               params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """An idempotent JSON call (status checks): retried on every transient failure."""
         def attempt_once(stop: threading.Event) -> dict[str, Any]:
-            resp = self.session.request(method, self.url(path), data=data, params=params, headers=headers,
-                                        timeout=self._timeout(ctx))
+            resp = self._fetch(method, self.url(path), data=data, params=params, headers=headers,
+                               timeout=self._timeout(ctx))
             self._raise_retryable(resp)
             self._raise_for_client_error(resp)
             return _json(resp)
@@ -269,6 +269,14 @@ class Transport:
         return self._with_retries(attempt_once, ctx, self.status_retry, what="download")
 
     # ------------------------------------------------------------------ machinery
+
+    def _fetch(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """A request whose body is read before returning; on a broken body the connection is closed now,
+        not whenever the garbage collector gets to it."""
+        resp = self.session.request(method, url, stream=True, **kwargs)
+        with resp:
+            _ = resp.content
+        return resp
 
     def _timeout(self, ctx: Context) -> tuple[float, float]:
         connect, read = self.timeout
@@ -344,9 +352,12 @@ class Transport:
             stop.set()
             abandoned.set()
             raise
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        try:
+            if "error" in box:
+                raise box["error"]
+            return box["value"]
+        finally:
+            box.clear()  # no exception → traceback → frame → box cycle keeping sockets alive
 
     @staticmethod
     def _raise_retryable(resp: requests.Response) -> None:

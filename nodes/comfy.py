@@ -52,11 +52,13 @@ class ProgressBar:
         self.total = total
 
     def set(self, value: float) -> None:
+        """Move the bar.  ComfyUI's progress hook raises its interrupt exception here on Cancel: let it out."""
         if self._bar is not None:
             try:
                 self._bar.update_absolute(int(round(value)), self.total)
-            except Exception:
-                pass
+            except Exception as exc:
+                if is_interrupt(exc):
+                    raise
 
 
 def interrupted() -> bool:
@@ -66,6 +68,30 @@ def interrupted() -> bool:
     except Exception:
         return False
     return bool(mm.processing_interrupted())
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Is this ComfyUI's 'the user pressed Cancel' exception?"""
+    try:
+        import comfy.model_management as mm
+
+        if isinstance(exc, mm.InterruptProcessingException):
+            return True
+    except Exception:
+        pass
+    return type(exc).__name__ == "InterruptProcessingException"
+
+
+def interrupt_exception() -> BaseException:
+    """A fresh interrupt exception, for when ComfyUI's flag was already consumed by its own hook."""
+    try:
+        import comfy.model_management as mm
+
+        return mm.InterruptProcessingException()
+    except Exception:
+        from ..engine.errors import cancelled_error
+
+        return cancelled_error(None)
 
 
 def raise_if_interrupted() -> None:

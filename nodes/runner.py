@@ -94,7 +94,27 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
     """Run one task per image (concurrently, bounded by the concurrency setting), in input order."""
     client = get_client()
     ui = BatchUI(node_id, len(images), op.title.get(errors.preferred_language()))
-    kwargs: dict[str, Any] = {"cancel": comfy.interrupted, "on_progress": ui.on_progress,
+    stop = threading.Event()
+    caught: list[BaseException] = []
+
+    def cancelled() -> bool:
+        if not stop.is_set() and comfy.interrupted():
+            stop.set()
+        return stop.is_set()
+
+    def flush() -> None:
+        # ComfyUI's progress hook answers Cancel by raising (and clearing its flag): keep the exception,
+        # stop the workers, and re-raise it once they have let go.
+        try:
+            ui.flush()
+        except Exception as exc:
+            if not comfy.is_interrupt(exc):
+                raise
+            caught.append(exc)
+            stop.set()
+        cancelled()
+
+    kwargs: dict[str, Any] = {"cancel": cancelled, "on_progress": ui.on_progress,
                               "concurrency": client.settings.concurrency}
     if run is None:
         run, kwargs["variation"] = client.run_many, variation
@@ -105,12 +125,15 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
                 outcomes = future.result(timeout=0.25)
                 break
             except FutureTimeout:
-                ui.flush()
-    ui.flush()
+                flush()
+    flush()
+    if stop.is_set():
+        if caught:
+            raise caught[0]
+        comfy.raise_if_interrupted()  # raises (and clears ComfyUI's flag) when it is still set
+        raise comfy.interrupt_exception()
     failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, HDRedrawError)]
     if failures:
-        if any(isinstance(o, errors.Cancelled) for _, o in failures):
-            comfy.raise_if_interrupted()
         raise _batch_error(failures, outcomes)
     return [o for o in outcomes if isinstance(o, TaskResult)], ui
 

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import torch
 
+from ..engine.codecs import check_input_size
 from ..engine.errors import ValidationError
 
 
@@ -33,6 +34,7 @@ def image_to_arrays(image: torch.Tensor, mask: torch.Tensor | None = None) -> li
             f"IMAGE 的形状应为 [batch, height, width, 3];当前为 {list(image.shape)}。")
     if image.shape[0] == 0:
         raise ValidationError("The image batch is empty.", "图像批次为空。")
+    check_input_size(int(image.shape[2]), int(image.shape[1]))
     image = image.detach().to("cpu")
     if mask is not None:
         mask = mask.detach().to("cpu")

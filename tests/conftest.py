@@ -124,6 +124,7 @@ class ComfyStub:
 
             def update_absolute(self, value, total=None, preview=None):
                 stub.bars.append((value, total or self.total))
+                throw()  # ComfyUI's progress hook raises (and clears the flag) when Cancel was pressed
 
         def throw():
             if stub.interrupt:

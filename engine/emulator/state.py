@@ -1,9 +1,9 @@
 """Accounts, tasks, faults and records: everything the emulator remembers.
 
 All shared state sits behind one lock.  Image work (decoding, transforms,
-encoding) never runs under it: results are computed lazily, once per task,
-under that task's own lock, the first time a status answer or a download needs
-them.
+encoding) never runs under it: results are computed once per task, under that
+task's own lock, on a background thread started at submission (a status answer
+or download that needs them first simply waits for it).
 """
 
 from __future__ import annotations
@@ -276,7 +276,11 @@ class EmulatorState:
             self._tasks[task.id] = task
             self._submissions.append({"op": op.id, "endpoint": op.endpoint, "task_id": task.id, **record,
                                       "time": now})
-            return task, balance
+        # Work on the result while the task "processes", so it is ready when the task reports Completed,
+        # as on the real service (computed once; a status or download that comes first waits for it).
+        threading.Thread(target=self._ensure_results, args=(task,), name="hdredraw-emulator-work",
+                         daemon=True).start()
+        return task, balance
 
     def _lookup(self, task_id: str) -> Task | None:
         with self._lock:
