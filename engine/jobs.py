@@ -244,13 +244,15 @@ class Client:
         op = specs.get(op) if isinstance(op, str) else op
         values = op.validate(params or {})  # fail before any upload if a parameter is wrong
         self.transport(op.service)  # ... or if the service is not configured
-        uploads = [self.prepare(op, image) for image in images]
+        items = list(images)
+        workers = max(1, min(concurrency or self.settings.concurrency, len(items) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-encode") as pool:
+            uploads = list(pool.map(lambda image: self.prepare(op, image), items))  # zlib runs without the GIL
         new = len(uploads)
         if self.journal is not None:
             new = sum(1 for u in uploads if self._needs_submission(op, u, values, variation))
         if new > self.settings.max_new_tasks:
             raise errors.spend_guard(new, self.settings.max_new_tasks)
-        workers = max(1, min(concurrency or self.settings.concurrency, len(uploads) or 1))
 
         def one(i: int, upload: codecs.Encoded | str) -> TaskResult | HDRedrawError:
             cb = (lambda p: on_progress(i, p)) if on_progress else None

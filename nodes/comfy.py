@@ -112,6 +112,26 @@ def output_dir() -> Path:
         return Path(os.environ.get("HDREDRAW_OUTPUT_DIR") or "output").resolve()
 
 
+def ui_language() -> str:
+    """'zh' or 'en' for text shown on nodes: HDREDRAW_LANG, else ComfyUI's own language setting."""
+    import json
+
+    from ..engine.errors import preferred_language
+
+    if os.environ.get("HDREDRAW_LANG"):
+        return preferred_language()
+    folder = user_dir()
+    if folder is not None:
+        try:
+            data = json.loads((folder / "default" / "comfy.settings.json").read_text(encoding="utf-8"))
+            locale = str(data.get("Comfy.Locale") or "")
+            if locale:
+                return "zh" if locale.lower().startswith("zh") else "en"
+        except (OSError, ValueError, AttributeError):
+            pass
+    return preferred_language()
+
+
 def user_dir() -> Path | None:
     try:
         import folder_paths

@@ -149,6 +149,18 @@ def build_outputs(op: Operation, names: tuple[str, ...], results: list, ui: Any,
     return tuple(values)
 
 
+def with_task_ids(names: tuple[str, ...]):
+    """ComfyUI's entry point: `execute`'s outputs plus the task ids as UI data, so the front end can offer
+    them (copy button) even when ComfyUI answers from its cache."""
+    index = names.index("task_ids")
+
+    def run(self, **kwargs: Any) -> dict[str, Any]:
+        result = self.execute(**kwargs)
+        return {"ui": {"task_ids": [t for t in result[index].splitlines() if t]}, "result": result}
+
+    return run
+
+
 def make_node(op: Operation) -> type:
     names = NODE_OUTPUTS.get(op.id, DEFAULT_OUTPUTS)
 
@@ -165,13 +177,16 @@ def make_node(op: Operation) -> type:
     attrs = {
         "DESCRIPTION": both(op.description),
         "CATEGORY": op.category,
-        "FUNCTION": "execute",
+        "FUNCTION": "run",
+        "run": with_task_ids(names),
         "RETURN_TYPES": tuple(OUT[n].type for n in names),
         "RETURN_NAMES": names,
         "OUTPUT_TOOLTIPS": tuple(both(OUT[n].tooltip) for n in names),
         "INPUT_TYPES": classmethod(lambda cls: input_types(op)),
         "execute": execute,
         "OPERATION": op.id,
+        # Vectorize saves an EPS file itself, so it runs even with nothing connected after it.
+        "OUTPUT_NODE": op.id == "vectorize",
         "__doc__": op.description.en,
     }
     return type(op.node_id, (), attrs)

@@ -17,14 +17,32 @@ def status_payload() -> dict[str, Any]:
     """Everything the UI may show: settings (secrets masked), the last balance seen, where config lives."""
     from ..engine import jobs
 
-    settings = config.load()
-    return {
-        "settings": config.status(settings),
+    payload: dict[str, Any] = {
         "schema": [{"name": s.name, "env": s.env, "secret": s.secret, "type": s.cast.__name__,
                     "default": s.default, "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
-        "balance": dict(jobs.last_balance),
+        "balance": dict(jobs.last_balance) or _balance_from_journal(),
         "config_path": str(config.config_path()),
     }
+    try:
+        payload["settings"] = config.status(config.load())
+    except HDRedrawError as exc:  # a bad value or a corrupt file: say so, and still let the UI fix it
+        payload.update(settings={}, error=exc.en, error_zh=exc.zh)
+    return payload
+
+
+def _balance_from_journal() -> dict[str, Any]:
+    """After a restart nothing is in memory yet: the newest balance the journal saw."""
+    from ..engine.journal import Journal
+
+    try:
+        journal = Journal(config.data_dir())
+        for e in journal.recent(50):
+            if e.service == "hdredraw" and (e.remaining_count is not None or e.remaining_money is not None):
+                return {"remaining_count": e.remaining_count, "remaining_money": e.remaining_money,
+                        "at": e.finished_at or e.submitted_at or e.created_at}
+    except Exception:  # the badge is optional; never break the status route
+        return {}
+    return {}
 
 
 def save_payload(body: Any) -> tuple[int, dict[str, Any]]:
@@ -41,7 +59,10 @@ def save_payload(body: Any) -> tuple[int, dict[str, Any]]:
 def tasks_payload(limit: int = 20) -> dict[str, Any]:
     from . import runner
 
-    journal = runner.get_client().journal
+    try:
+        journal = runner.get_client().journal
+    except HDRedrawError as exc:
+        return {"tasks": [], "error": exc.en, "error_zh": exc.zh}
     entries = journal.recent(max(1, min(limit, 200))) if journal is not None else []
     return {"tasks": [{"op": e.op_id, "service": e.service, "task_id": e.task_id, "status": e.status,
                        "created_at": e.created_at, "finished_at": e.finished_at,

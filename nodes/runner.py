@@ -49,7 +49,7 @@ class BatchUI:
         self.states: list[Progress | None] = [None] * count
         self.lock = threading.Lock()
         self.bar = comfy.ProgressBar(BAR_TOTAL, node_id)
-        self.lang = errors.preferred_language()
+        self.lang = comfy.ui_language()
         self.notes: list[str] = []
         self.last_text = ""
 

@@ -13,7 +13,7 @@ from ..engine.errors import HDRedrawError
 from ..engine.specs import HDREDRAW, HIDREAM, Text
 from . import tensors
 from .contract import OUT
-from .factory import both, build_outputs
+from .factory import both, build_outputs, with_task_ids
 
 FETCH_OUTPUTS = ("images", "grid", "eps_path", "image_1x", "svg", "generated_prompt", "mask", "task_ids", "journal")
 SERVICES = {"HD Redraw": HDREDRAW, "HiDream": HIDREAM}
@@ -32,7 +32,8 @@ class FetchTask:
     OP = specs.get("check_task_status")
     DESCRIPTION = both(OP.description)
     CATEGORY = OP.category
-    FUNCTION = "execute"
+    FUNCTION = "run"
+    run = with_task_ids(FETCH_OUTPUTS)
     RETURN_TYPES = tuple(OUT[n].type for n in FETCH_OUTPUTS)
     RETURN_NAMES = FETCH_OUTPUTS
     OUTPUT_TOOLTIPS = tuple(both(OUT[n].tooltip) for n in FETCH_OUTPUTS)

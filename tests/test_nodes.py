@@ -63,7 +63,9 @@ def run(node_id, image=None, **overrides):
     kwargs = widgets(node_id, **overrides)
     if image is not None:
         kwargs["image"] = image
-    return getattr(n, n.FUNCTION)(unique_id="7", **kwargs)
+    out = getattr(n, n.FUNCTION)(unique_id="7", **kwargs)
+    assert out["ui"]["task_ids"] == out["result"][n.RETURN_NAMES.index("task_ids")].splitlines()
+    return out["result"]
 
 
 # --------------------------------------------------------------------------- the contract
@@ -285,3 +287,11 @@ def test_bad_tensors(comfy, service_env):
     out = run("HDRedraw_FaceEnhance", weird)[0]
     assert torch.isfinite(out).all()
     assert np.isfinite(out.numpy()).all()
+
+
+def test_status_text_follows_comfyui_language(comfy, service_env, tmp_path):
+    settings = Path(comfy.modules["folder_paths"].get_user_directory()) / "default" / "comfy.settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"Comfy.Locale": "zh"}')
+    run("HDRedraw_RemoveFabric", batch())
+    assert "任务" in comfy.texts[-1][1] and "完成" in comfy.texts[-1][1]

@@ -43,3 +43,18 @@ def test_tasks_payload_lists_the_journal(comfy, service_env):
     assert tasks[0]["op"] == "face_enhance" and tasks[0]["status"] == "done"
     assert routes.status_payload()["balance"]["remaining_count"] == 99
     assert any(e == "hdredraw.status" for e, _ in comfy.events)
+
+
+def test_status_survives_a_broken_setting_and_a_restart(monkeypatch, comfy, service_env):
+    import torch
+
+    from hdredraw import nodes
+    from hdredraw.engine import jobs
+
+    nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 8, 8, 3), unique_id="1")
+    jobs.last_balance.clear()  # as after a restart
+    assert routes.status_payload()["balance"]["remaining_count"] == 99
+    monkeypatch.setenv("HDREDRAW_CONCURRENCY", "lots")
+    payload = routes.status_payload()
+    assert "HDREDRAW_CONCURRENCY" in payload["error"] and payload["schema"]
+    assert routes.tasks_payload()["error"]
