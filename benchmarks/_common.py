@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
+import runpy
 import sys
 import types
 from pathlib import Path
@@ -13,13 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_pack() -> None:
-    if "hdredraw" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location("hdredraw", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hdredraw"] = module
-    spec.loader.exec_module(module)
+    runpy.run_path(str(ROOT / "tools" / "dev.py"))["register"](ROOT)
 
 
 def quiet_comfy(output_dir: Path) -> None:
@@ -88,11 +82,7 @@ class EmulatorProcess:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{port}"
-        code = ("import sys, importlib.util; r=sys.argv[1]; s=importlib.util.spec_from_file_location('hdredraw', "
-                "r+'/__init__.py', submodule_search_locations=[r]); m=importlib.util.module_from_spec(s); "
-                "sys.modules['hdredraw']=m; s.loader.exec_module(m); from hdredraw.engine.cli import main; "
-                "sys.exit(main(sys.argv[2:]))")
-        self.proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT), "emulator", "--port", str(port),
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "dev.py"), "emulator", "--port", str(port),
                                       "--processing-time", str(processing_time)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):

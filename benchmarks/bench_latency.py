@@ -20,7 +20,7 @@ from _common import EmulatorProcess, load_pack, machine, photo, quiet_comfy, tab
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tasks", type=int, default=12)
+    ap.add_argument("--tasks", type=int, default=30)
     args = ap.parse_args()
     emu = EmulatorProcess(2.0)
     os.environ.update(emu.env())
@@ -37,7 +37,7 @@ def main() -> None:
     latencies, rows = [], []
     try:
         for i in range(args.tasks):
-            seconds = round(rng.uniform(1.0, 7.0), 2)
+            seconds = round(rng.uniform(1.0, 5.0), 2)
             emu.call("config", {"processing_time": seconds})
             node.execute(image=image, variation=i)
             returned = time.time()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 import sys
 from pathlib import Path
 
@@ -13,16 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _register_checkout_as_hdredraw() -> None:
     """Tests always exercise this checkout, not some installed copy."""
-    current = sys.modules.get("hdredraw")
-    if current is not None and Path(getattr(current, "__file__", "") or "").resolve().parent == ROOT:
-        return
-    for name in [m for m in sys.modules if m == "hdredraw" or m.startswith("hdredraw.")]:
-        del sys.modules[name]
-    spec = importlib.util.spec_from_file_location("hdredraw", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hdredraw"] = module
-    spec.loader.exec_module(module)
+    runpy.run_path(str(ROOT / "tools" / "dev.py"))["register"](ROOT)
 
 
 _register_checkout_as_hdredraw()

@@ -19,11 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(args, env=None, cwd=None):
     """The CLI in a fresh process, with the checkout importable as `hdredraw`."""
-    code = ("import importlib.util, sys; r=sys.argv.pop(1); s=importlib.util.spec_from_file_location("
-            "'hdredraw', r + '/__init__.py', submodule_search_locations=[r]); m=importlib.util.module_from_spec(s);"
-            " sys.modules['hdredraw']=m; s.loader.exec_module(m); from hdredraw.engine.cli import main;"
-            " sys.exit(main(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", code, str(ROOT), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
 
 

@@ -51,20 +51,17 @@ def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path):
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
     emu.processing_time = 0.2
-    code = ("import importlib.util, sys; r=sys.argv.pop(1); s=importlib.util.spec_from_file_location("
-            "'hdredraw', r + '/__init__.py', submodule_search_locations=[r]); m=importlib.util.module_from_spec(s);"
-            " sys.modules['hdredraw']=m; s.loader.exec_module(m); from hdredraw.engine.cli import main;"
-            " sys.exit(main(sys.argv[1:]))")
+    cli = [sys.executable, str(ROOT / "tools" / "dev.py")]
     outs = []
     for folder in ("one", "two"):
-        out = subprocess.run([sys.executable, "-c", code, str(ROOT), "run", "remove_fabric", str(tmp_path / "a.png"),
+        out = subprocess.run([*cli, "run", "remove_fabric", str(tmp_path / "a.png"),
                               "-o", str(tmp_path / folder)], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         outs.append(out)
     assert len(emu.submissions) == 1
     assert (tmp_path / "one" / "a_remove_fabric.png").read_bytes() == (tmp_path / "two" / "a_remove_fabric.png"
                                                                        ).read_bytes()
-    listing = subprocess.run([sys.executable, "-c", code, str(ROOT), "tasks"], env=env, capture_output=True,
+    listing = subprocess.run([*cli, "tasks"], env=env, capture_output=True,
                              text=True, timeout=60).stdout
     assert "remove_fabric" in listing and "done" in listing and emu.submissions[0]["task_id"] in listing
 
@@ -144,10 +141,8 @@ def test_two_processes_share_one_journal_safely(emu, tmp_path):
     emu.processing_time = 1.0
     script = tmp_path / "worker.py"
     script.write_text(
-        "import importlib.util, sys, numpy as np\n"
-        "r = sys.argv[1]\n"
-        "s = importlib.util.spec_from_file_location('hdredraw', r + '/__init__.py', submodule_search_locations=[r])\n"
-        "m = importlib.util.module_from_spec(s); sys.modules['hdredraw'] = m; s.loader.exec_module(m)\n"
+        "import runpy, sys, numpy as np\n"
+        "runpy.run_path(sys.argv[1] + '/tools/dev.py')['register']()\n"
         "from hdredraw.engine import config, jobs\n"
         "from hdredraw.engine.journal import Journal\n"
         "st = config.load()\n"
