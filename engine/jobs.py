@@ -42,6 +42,9 @@ STAGE_TEXT = {
     "downloading": Text("Downloading", "下载结果"),
     "done": Text("Done", "完成"),
 }
+# The service's own status words, for the status text (others are shown as they come).
+STATUS_WORDS = {"pending": Text("pending", "等待中"), "processing": Text("processing", "处理中"),
+                "queued": Text("queued", "排队中"), "running": Text("running", "运行中")}
 # Where the progress bar stands at each stage when the service gives no percentage (HD Redraw).
 STAGE_FRACTION = {"encoding": 0.0, "submitting": 0.05, "queued": 0.15, "processing": 0.5,
                   "downloading": 0.9, "done": 1.0}
@@ -79,7 +82,8 @@ class Progress:
         if self.exact:
             parts[0] += f" {self.fraction * 100:.0f}%"
         elif self.status and self.stage in ("queued", "processing") and self.status.lower() != self.stage:
-            parts[0] += f" ({self.status})"
+            word = STATUS_WORDS.get(self.status.lower())
+            parts[0] += f" ({word.get(lang) if word else self.status})"
         parts.append(f"{self.elapsed:.0f} s" if not zh else f"{self.elapsed:.0f} 秒")
         if self.task_id:
             parts.append(("任务 " if zh else "task ") + self.task_id)

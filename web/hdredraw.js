@@ -751,7 +751,8 @@ function findNode(executionId) {
 
 function copyLabel(node) {
   const ids = taskIdsFor(node);
-  if (ids.length === 1) return t("copyTaskIdShort", { id: ids[0] });
+  // The full id goes to the clipboard; the button shows its start so it fits the node.
+  if (ids.length === 1) return t("copyTaskIdShort", { id: ids[0].length > 12 ? `${ids[0].slice(0, 10)}…` : ids[0] });
   return ids.length > 1 ? `${t("copyTaskId")} (${ids.length})` : t("copyTaskId");
 }
 
