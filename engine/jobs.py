@@ -258,16 +258,17 @@ class Client:
         if new > self.settings.max_new_tasks:
             raise errors.spend_guard(new, self.settings.max_new_tasks)
 
-        def one(i: int, upload: codecs.Encoded | str) -> TaskResult | HDRedrawError:
-            cb = (lambda p: on_progress(i, p)) if on_progress else None
-            try:
-                return self.run(op, upload, values, cancel=cancel, on_progress=cb, timeout=timeout,
-                                variation=variation)
-            except HDRedrawError as exc:
-                return exc
+        return _each(uploads, workers, on_progress, lambda upload, cb: self.run(
+            op, upload, values, cancel=cancel, on_progress=cb, timeout=timeout, variation=variation))
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-job") as pool:
-            return list(pool.map(one, range(len(uploads)), uploads))
+    def fetch_many(self, task_ids: list[str], service: str = HDREDRAW, *, cancel: Callable[[], bool] | None = None,
+                   on_progress: Callable[[int, Progress], None] | None = None,
+                   concurrency: int | None = None) -> list[TaskResult | HDRedrawError]:
+        """`fetch` for several task ids at once, in order; a failed id gives its error in its slot."""
+        self.transport(service)  # a missing base URL or token fails here, before anything else
+        workers = max(1, min(concurrency or self.settings.concurrency, len(task_ids) or 1))
+        return _each(task_ids, workers, on_progress, lambda task_id, cb: self.fetch(
+            task_id, service=service, cancel=cancel, on_progress=cb))
 
     def fetch(self, task_id: str, service: str = HDREDRAW, *, cancel: Callable[[], bool] | None = None,
               on_progress: ProgressFn | None = None, timeout: float | None = None, wait: bool = True,
@@ -634,6 +635,20 @@ class Client:
             raise ResultError("HiDream finished the task but returned no SVG.", "HiDream 任务已完成,但未返回 SVG。",
                               task_id=task_id)
         return result
+
+
+def _each(items: list[Any], workers: int, on_progress: Callable[[int, Progress], None] | None,
+          job: Callable[[Any, ProgressFn | None], TaskResult]) -> list[TaskResult | HDRedrawError]:
+    """Run `job` on every item, `workers` at a time; results (or errors) come back in input order."""
+    def one(i: int) -> TaskResult | HDRedrawError:
+        cb = (lambda p: on_progress(i, p)) if on_progress else None
+        try:
+            return job(items[i], cb)
+        except HDRedrawError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-job") as pool:
+        return list(pool.map(one, range(len(items))))
 
 
 def _sha256(data: bytes) -> str:

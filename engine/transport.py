@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -430,14 +430,3 @@ def _ca_bundle_from_env() -> str | None:
         if value and os.path.exists(value):
             return value
     return None
-
-
-@dataclass
-class Timing:
-    """Wall-clock bookkeeping for progress messages."""
-
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started

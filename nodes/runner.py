@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from ..engine import config, errors, jobs
+from ..engine import config, jobs
 from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
 from ..engine.journal import Journal
@@ -42,10 +42,9 @@ def get_client() -> jobs.Client:
 class BatchUI:
     """Collects progress from worker threads; shows it from the node's thread."""
 
-    def __init__(self, node_id: str | None, count: int, title: str):
+    def __init__(self, node_id: str | None, count: int):
         self.node_id = node_id
         self.count = count
-        self.title = title
         self.states: list[Progress | None] = [None] * count
         self.lock = threading.Lock()
         self.bar = comfy.ProgressBar(BAR_TOTAL, node_id)
@@ -93,7 +92,7 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
               variation: int = 0) -> tuple[list[TaskResult], BatchUI]:
     """Run one task per image (concurrently, bounded by the concurrency setting), in input order."""
     client = get_client()
-    ui = BatchUI(node_id, len(images), op.title.get(errors.preferred_language()))
+    ui = BatchUI(node_id, len(images))
     stop = threading.Event()
     caught: list[BaseException] = []
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from ..engine import errors, specs
-from ..engine.errors import HDRedrawError
 from ..engine.specs import HDREDRAW, HIDREAM, Text
 from . import tensors
 from .contract import OUT
@@ -72,28 +70,13 @@ class FetchTask:
             ids = parse_task_ids(task_id)
 
         def fetch_many(op, items, values, cancel, on_progress, concurrency) -> list:
-            client = runner.get_client()
-            client.transport(svc)  # a missing base URL or token fails here, before anything else
-
-            def one(i: int) -> Any:
-                try:
-                    return client.fetch(items[i], service=svc, cancel=cancel,
-                                        on_progress=lambda p: on_progress(i, p))
-                except HDRedrawError as exc:
-                    return exc
-            return _map(one, len(items), concurrency)
+            return runner.get_client().fetch_many(items, svc, cancel=cancel, on_progress=on_progress,
+                                                  concurrency=concurrency)
 
         results, ui = runner.run_batch(self.OP, ids, {}, unique_id, run=fetch_many)
         op = specs.get("check_task_status") if svc == HDREDRAW else specs.get("hidream_vectorize")
         values = build_outputs(op, FETCH_OUTPUTS[:-1], results, ui, [])
         return (*values, journal_mod.describe(journal.recent(20)))
-
-
-def _map(fn: Callable[[int], Any], n: int, concurrency: int) -> list:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, n)), thread_name_prefix="hdredraw-fetch") as pool:
-        return list(pool.map(fn, range(n)))
 
 
 class RenderSVG:
