@@ -117,6 +117,18 @@ class SubmitUncertain(HDRedrawError):
     code = "submit_uncertain"
 
 
+class CancelledUncertain(SubmitUncertain):
+    """Cancel pressed while a submit was on the wire: the task may exist; a late answer is still recorded."""
+
+    code = "cancelled_submit"
+
+
+class JournalError(HDRedrawError):
+    """The task journal cannot be read or written (corrupt, read-only, missing, disk full)."""
+
+    code = "journal"
+
+
 class TaskNotFound(HDRedrawError):
     code = "not_found"
 
@@ -133,6 +145,13 @@ class NetworkError(HDRedrawError):
     """The service could not be reached or kept failing after retries."""
 
     code = "network"
+
+
+class NotSent(NetworkError):
+    """The request never left this machine (bad address, unsendable header or text, no connection)."""
+
+    code = "not_sent"
+    free = True
 
 
 class ServiceError(HDRedrawError):
@@ -164,6 +183,11 @@ def _ctx(task_id: str | None) -> tuple[str, str]:
 
 
 def timeout_error(task_id: str | None, seconds: float) -> JobTimeout:
+    if task_id is None:
+        return JobTimeout(
+            f"Gave up after {seconds:.0f} s (the job deadline) before the task was submitted: nothing was sent "
+            "and nothing was charged. Raise the deadline with HDREDRAW_TIMEOUT or in the pack's settings.",
+            f"在提交任务前已到 {seconds:.0f} 秒时限:请求未发出,未扣费。可通过 HDREDRAW_TIMEOUT 或插件设置调大时限。")
     en, zh = _ctx(task_id)
     return JobTimeout(
         f"Gave up waiting after {seconds:.0f} s (the job deadline).{en} "
@@ -172,14 +196,21 @@ def timeout_error(task_id: str | None, seconds: float) -> JobTimeout:
         task_id=task_id)
 
 
-def cancelled_error(task_id: str | None, during_submit: bool = False) -> Cancelled:
-    if during_submit:
-        return Cancelled(
-            "Cancelled while the task was being submitted; it may have been created and charged. "
-            "Check your balance before running again.",
-            "提交任务时已取消;任务可能已创建并扣费。再次运行前请检查余额。", task_id=task_id)
+def cancelled_error(task_id: str | None) -> Cancelled:
+    if task_id is None:
+        return Cancelled("Cancelled before the task was submitted: nothing was sent and nothing was charged.",
+                         "已在提交任务之前取消:请求未发出,未扣费。")
     en, zh = _ctx(task_id)
     return Cancelled("Cancelled." + en, "已取消。" + zh, task_id=task_id)
+
+
+def cancelled_in_flight() -> CancelledUncertain:
+    return CancelledUncertain(
+        "Cancelled while the submit was on its way: the service may have created (and charged) the task. If its "
+        "answer still arrives, the pack records the task id and the next run with the same inputs resumes it at "
+        "no extra cost; otherwise check your balance and task list before submitting again.",
+        "提交请求发出途中已取消:服务端可能已创建任务并扣费。若随后收到答复,插件会记录任务ID,相同输入再次运行时将免费继续;"
+        "否则请先检查余额和任务列表再重新提交。")
 
 
 def submit_uncertain(service_name: str, cause_en: str, cause_zh: str) -> SubmitUncertain:
@@ -249,12 +280,25 @@ def from_hidream(code: object, message: str, *, task_id: str | None = None, http
         "the message below.", "HiDream 拒绝了请求。请检查图片和模式;如持续失败,请带上以下信息联系 HiDream。", **kw)
 
 
-def spend_guard(new: int, cap: int) -> SpendGuardError:
+def spend_guard(new: int, cap: int, already: int = 0) -> SpendGuardError:
+    before_en = f" ({already} already started in this prompt or command)" if already else ""
+    before_zh = f"(本次提示词或命令中已新建 {already} 个)" if already else ""
     return SpendGuardError(
-        f"This run would start {new} new paid tasks, more than the spend guard allows ({cap}). Nothing was "
-        "submitted. Raise the cap with HDREDRAW_MAX_NEW_TASKS (or the pack's settings), or split the batch.",
-        f"本次运行将新建 {new} 个付费任务,超过消费保护上限({cap})。未提交任何任务。可通过 HDREDRAW_MAX_NEW_TASKS"
-        "(或插件设置)调高上限,或拆分批次。")
+        f"This run would start {new} new paid task(s){before_en}, more than the spend guard allows ({cap} per "
+        "queued prompt or command). Nothing was submitted and nothing was charged. Raise the cap with "
+        "HDREDRAW_MAX_NEW_TASKS (or the pack's settings), or split the work.",
+        f"本次运行将新建 {new} 个付费任务{before_zh},超过消费保护上限(每个提示词或命令 {cap} 个)。未提交任何任务,未扣费。"
+        "可通过 HDREDRAW_MAX_NEW_TASKS(或插件设置)调高上限,或拆分处理。")
+
+
+def unrecorded_task(task_id: str, cause: HDRedrawError) -> JournalError:
+    """The service created the task but the journal could not record it: the id must reach the user."""
+    return JournalError(
+        f"Task {task_id} was created (and charged) but could not be recorded in the journal ({cause.en}). Its "
+        f"result is not lost: fetch it with the Fetch Task node or `hdredraw fetch {task_id}` at no cost. Fix the "
+        "journal before running these inputs again, or they would be submitted anew.",
+        f"任务 {task_id} 已创建(并扣费),但无法写入任务记录({cause.zh})。结果不会丢失:可用“获取任务结果”节点或 "
+        f"`hdredraw fetch {task_id}` 免费取回。再次运行相同输入前请先修复任务记录,否则会重新提交。", task_id=task_id)
 
 
 def earlier_uncertain(when: float, task_id: str | None = None) -> SubmitUncertain:

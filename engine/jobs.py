@@ -7,13 +7,13 @@ collect a task that was submitted earlier (after a timeout, a closed browser, a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,18 @@ import numpy as np
 from . import codecs, config, errors, specs
 from . import journal as journal_mod
 from .errors import HDRedrawError, ResultError, SubmitUncertain, TaskFailed
+from .progress import (
+    STAGE_FRACTION,
+    Progress,
+    ProgressFn,
+    Submission,
+    TaskResult,
+    _Reporter,
+    note_balance,
+)
 from .redact import get_logger
 from .specs import HDREDRAW, HIDREAM, Operation, Text
+from .spend import Reservation, SpendGuard
 from .transport import Context, Transport
 
 log = get_logger("hdredraw.jobs")
@@ -32,142 +42,6 @@ log = get_logger("hdredraw.jobs")
 HDREDRAW_POLL_INTERVAL = 3.1
 HIDREAM_POLL_INTERVAL = 2.0
 FIRST_POLL_DELAY = 1.0
-PROGRESS_EVERY = 1.0  # seconds between progress reports while nothing changes
-
-STAGE_TEXT = {
-    "encoding": Text("Encoding", "编码图片"),
-    "submitting": Text("Submitting", "提交任务"),
-    "queued": Text("Queued", "排队中"),
-    "processing": Text("Processing", "处理中"),
-    "downloading": Text("Downloading", "下载结果"),
-    "done": Text("Done", "完成"),
-}
-# The service's own status words, for the status text (others are shown as they come).
-STATUS_WORDS = {"pending": Text("pending", "等待中"), "processing": Text("processing", "处理中"),
-                "queued": Text("queued", "排队中"), "running": Text("running", "运行中")}
-# Where the progress bar stands at each stage when the service gives no percentage (HD Redraw).
-STAGE_FRACTION = {"encoding": 0.0, "submitting": 0.05, "queued": 0.15, "processing": 0.5,
-                  "downloading": 0.9, "done": 1.0}
-
-_balance_lock = threading.Lock()
-last_balance: dict[str, Any] = {}
-
-
-def _note_balance(answer: Mapping[str, Any]) -> None:
-    """Remember the latest remaining count/money the service reported (shown in the UI)."""
-    count, money = answer.get("remaining_count"), answer.get("remaining_money")
-    if count is None and money is None:
-        return
-    with _balance_lock:
-        last_balance.update(remaining_count=count, remaining_money=money, at=time.time())
-
-
-@dataclass
-class Progress:
-    stage: str
-    fraction: float
-    exact: bool  # the service reported this fraction itself (HiDream); else it is the stage's position
-    status: str  # the service's own status word, when it gave one
-    elapsed: float
-    task_id: str | None = None
-    remaining_count: int | None = None
-    remaining_money: float | None = None
-    note: str = ""
-    eta: float | None = None  # seconds left, estimated from the journal's history
-    reused: bool = False
-
-    def text(self, lang: str = "en") -> str:
-        zh = lang.startswith("zh")
-        parts = [STAGE_TEXT.get(self.stage, Text(self.stage, self.stage)).get(lang)]
-        if self.exact:
-            parts[0] += f" {self.fraction * 100:.0f}%"
-        elif self.status and self.stage in ("queued", "processing") and self.status.lower() != self.stage:
-            word = STATUS_WORDS.get(self.status.lower())
-            parts[0] += f" ({word.get(lang) if word else self.status})"
-        parts.append(f"{self.elapsed:.0f} s" if not zh else f"{self.elapsed:.0f} 秒")
-        if self.task_id:
-            parts.append(("任务 " if zh else "task ") + self.task_id)
-        if self.remaining_count is not None or self.remaining_money is not None:
-            left = []
-            if self.remaining_count is not None:
-                left.append(f"{self.remaining_count}" + (" 次" if zh else " tasks"))
-            if self.remaining_money is not None:
-                left.append(f"¥{self.remaining_money}")
-            parts.append(("剩余 " if zh else "left: ") + " / ".join(left))
-        if self.eta is not None and self.stage in ("queued", "processing"):
-            parts.append(f"约剩 {self.eta:.0f} 秒(估计)" if zh else f"~{self.eta:.0f} s left (estimate)")
-        if self.note:
-            parts.append(self.note)
-        return " · ".join(parts)
-
-
-@dataclass
-class Submission:
-    op_id: str
-    service: str
-    task_id: str
-    remaining_count: int | None = None
-    remaining_money: float | None = None
-    upload_note: Text | None = None
-
-
-@dataclass
-class TaskResult:
-    """Everything a finished task produced, downloaded."""
-
-    task_id: str
-    op_id: str
-    service: str
-    images: list[bytes] = field(default_factory=list)
-    grid: bytes | None = None
-    image_1x: bytes | None = None
-    vector: bytes | None = None  # EPS
-    svgs: list[bytes] = field(default_factory=list)
-    prompt: str = ""
-    urls: dict[str, Any] = field(default_factory=dict)
-    remaining_count: int | None = None
-    remaining_money: float | None = None
-    notes: list[Text] = field(default_factory=list)
-
-
-ProgressFn = Callable[[Progress], None]
-
-
-class _Reporter:
-    """Turns job state into Progress reports, at least once a second while waiting."""
-
-    def __init__(self, on_progress: ProgressFn | None):
-        self.on_progress = on_progress
-        self.started = time.monotonic()
-        self.last_sent = 0.0
-        self.state = Progress("encoding", 0.0, False, "", 0.0)
-        self.eta_total: float | None = None
-        self.submitted_at: float | None = None
-
-    def update(self, **changes: Any) -> None:
-        for k, v in changes.items():
-            setattr(self.state, k, v)
-        self.emit()
-
-    def tick(self) -> None:
-        if time.monotonic() - self.last_sent >= PROGRESS_EVERY:
-            self.emit()
-
-    def emit(self) -> None:
-        if self.on_progress is None:
-            return
-        now = time.monotonic()
-        self.state.elapsed = now - self.started
-        if self.eta_total is not None and self.submitted_at is not None:
-            self.state.eta = max(0.0, self.eta_total - (now - self.submitted_at))
-        self.last_sent = now
-        try:
-            self.on_progress(Progress(**vars(self.state)))
-        except HDRedrawError:
-            raise
-        except Exception:  # a broken UI callback must not fail a paid task
-            log.warning("progress callback failed", exc_info=True)
-
 
 Image = bytes | np.ndarray | codecs.Encoded | str
 
@@ -219,47 +93,72 @@ class Client:
 
     def run(self, op: str | Operation, image: Image, params: Mapping[str, Any] | None = None, *,
             cancel: Callable[[], bool] | None = None, on_progress: ProgressFn | None = None,
-            timeout: float | None = None, variation: int = 0) -> TaskResult:
-        """Validate, upload, wait and download one task (or reuse/resume the journal's record of it)."""
+            timeout: float | None = None, variation: int = 0, guard: SpendGuard | None = None) -> TaskResult:
+        """Validate, upload, wait and download one task (or reuse/resume the journal's record of it).
+
+        `guard` is the spend guard of the scope this call belongs to (a queued prompt, a CLI command); by
+        default the call is a scope of its own.
+        """
         op = specs.get(op) if isinstance(op, str) else op
         values = op.validate(params or {})
+        guard = guard or SpendGuard(self.settings.max_new_tasks)
+        return self._run(op, self.prepare(op, image), values, cancel, on_progress, timeout,
+                         specs.check_variation(variation), guard.reserve(0))
+
+    def _run(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
+             cancel: Callable[[], bool] | None, on_progress: ProgressFn | None, timeout: float | None,
+             variation: int, reservation: Reservation) -> TaskResult:
         ctx = self.context(cancel, timeout)
         report = _Reporter(on_progress)
         ctx.on_tick = report.tick
-        upload = self.prepare(op, image)
         if self.journal is None:
-            return self._run_new(op, upload, values, ctx, report, None, variation)
+            return self._run_new(op, upload, values, ctx, report, None, variation, reservation)
         fp = self.fingerprint(op, upload, values, variation)
         with self._lease(fp, ctx, report):
             entry = self.journal.latest(fp)
             if entry is not None and entry.status != journal_mod.FAILED:
                 return self._from_entry(op, entry, ctx, report)
-            return self._run_new(op, upload, values, ctx, report, fp, variation)
+            return self._run_new(op, upload, values, ctx, report, fp, variation, reservation)
 
     def run_many(self, op: str | Operation, images: Iterable[Image], params: Mapping[str, Any] | None = None, *,
                  cancel: Callable[[], bool] | None = None, on_progress: Callable[[int, Progress], None] | None = None,
                  concurrency: int | None = None, timeout: float | None = None,
-                 variation: int = 0) -> list[TaskResult | HDRedrawError]:
-        """Run one task per image, at most `concurrency` at once; results come back in input order.
+                 variation: int = 0, guard: SpendGuard | None = None) -> list[TaskResult | HDRedrawError]:
+        """Run one task per distinct image, at most `concurrency` at once; results come back in input order.
 
         Checked before anything is sent: parameters, configuration, and the spend guard (new paid tasks this
-        run may start).  A failed image gives its error in its slot; the others still finish.
+        scope may still start).  Identical images in one call are one task: the copies wait for it and reuse
+        its result.  A failed image gives its error in its slot; the others still finish.
         """
         op = specs.get(op) if isinstance(op, str) else op
         values = op.validate(params or {})  # fail before any upload if a parameter is wrong
+        variation = specs.check_variation(variation)
         self.transport(op.service)  # ... or if the service is not configured
         items = list(images)
         workers = max(1, min(concurrency or self.settings.concurrency, len(items) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-encode") as pool:
             uploads = list(pool.map(lambda image: self.prepare(op, image), items))  # zlib runs without the GIL
-        new = len(uploads)
-        if self.journal is not None:
-            new = sum(1 for u in uploads if self._needs_submission(op, u, values, variation))
-        if new > self.settings.max_new_tasks:
-            raise errors.spend_guard(new, self.settings.max_new_tasks)
+        keys = [self.fingerprint(op, u, values, variation) for u in uploads]
+        first: dict[str, int] = {}
+        unique = [i for i, k in enumerate(keys) if first.setdefault(k, i) == i]
+        new = sum(1 for i in unique if self.journal is None or self._needs_submission(keys[i]))
+        guard = guard or SpendGuard(self.settings.max_new_tasks)
+        reservation = guard.reserve(new)
+        copies = {i: [j for j, k in enumerate(keys) if k == keys[i]] for i in unique}
 
-        return _each(uploads, workers, on_progress, lambda upload, cb: self.run(
-            op, upload, values, cancel=cancel, on_progress=cb, timeout=timeout, variation=variation))
+        def report(slot: int, progress: Progress) -> None:
+            if on_progress is not None:
+                for j in copies[unique[slot]]:
+                    on_progress(j, progress)
+
+        try:
+            outcomes = _each([uploads[i] for i in unique], workers, report, lambda upload, cb: self._run(
+                op, upload, values, cancel, cb, timeout, variation, reservation))
+        finally:
+            reservation.release()
+        by_index = dict(zip(unique, outcomes, strict=True))
+        return [by_index[i] if i in by_index else _copy_of(by_index[first[k]], first[k])
+                for i, k in enumerate(keys)]
 
     def fetch_many(self, task_ids: list[str], service: str = HDREDRAW, *, cancel: Callable[[], bool] | None = None,
                    on_progress: Callable[[int, Progress], None] | None = None,
@@ -295,10 +194,9 @@ class Client:
 
     # ------------------------------------------------------------------ journal paths
 
-    def _needs_submission(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
-                          variation: int) -> bool:
+    def _needs_submission(self, fp: str) -> bool:
         assert self.journal is not None
-        entry = self.journal.latest(self.fingerprint(op, upload, values, variation))
+        entry = self.journal.latest(fp)
         return entry is None or entry.status == journal_mod.FAILED
 
     @contextmanager
@@ -306,8 +204,9 @@ class Client:
         """Hold the fingerprint's lease (waiting while another run holds it), renewing it while we work."""
         assert self.journal is not None
         journal = self.journal
+        holder = journal.new_holder()
         waiting = False
-        while not journal.try_lease(fp):
+        while not journal.try_lease(fp, holder):
             if not waiting:
                 waiting = True
                 report.update(note=Text("Waiting: the same request is running in another run",
@@ -323,14 +222,14 @@ class Client:
                 tick()
             if time.monotonic() - renewed[0] >= journal_mod.RENEW_EVERY:
                 renewed[0] = time.monotonic()
-                journal.renew(fp)
+                journal.renew(fp, holder)
 
         ctx.on_tick = renew
         try:
             yield
         finally:
             ctx.on_tick = tick
-            journal.release(fp)
+            journal.release(fp, holder)
 
     def _kept(self, entry: journal_mod.Entry, report: _Reporter) -> TaskResult | None:
         assert self.journal is not None
@@ -388,48 +287,64 @@ class Client:
             report.submitted_at = time.monotonic() - max(0.0, age)
 
     def _run_new(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any], ctx: Context,
-                 report: _Reporter, fp: str | None, variation: int) -> TaskResult:
-        """Submit a new task and see it through, recording each step in the journal."""
+                 report: _Reporter, fp: str | None, variation: int, reservation: Reservation) -> TaskResult:
+        """Submit a new task and see it through, recording each step in the journal.
+
+        The journal row is written before anything is sent (so a journal that cannot be written stops the
+        run before it costs anything), and its status says what is known: failed only when nothing can have
+        been created, uncertain when the submit may have reached the service.
+        """
         journal = self.journal if fp is not None else None
+        reservation.take()  # the spend guard, before anything is recorded or sent
         entry_id = None
-        late = None
         if journal is not None:
             assert fp is not None
             upload_sha = _sha256(upload.data) if isinstance(upload, codecs.Encoded) else None
-            entry_id = journal.start(fp, op.service, op.id, op.wire_fields(values), upload_sha, variation)
-
-            def late(answer: dict[str, Any]) -> None:
-                task_id = answer.get("task_id") or (answer.get("result") or {}).get("task_id")
-                if task_id and answer.get("err_code", answer.get("code")) == 0:
-                    journal.submitted(entry_id, str(task_id), answer.get("remaining_count"),
-                                      answer.get("remaining_money"))
+            try:
+                entry_id = journal.start(fp, op.service, op.id, op.wire_fields(values), upload_sha, variation)
+            except HDRedrawError:
+                reservation.refund()
+                raise
         try:
-            sub = self.submit(op, upload, values, ctx, report, on_late_answer=late)
-        except (SubmitUncertain, errors.Cancelled) as exc:
-            if journal is not None:
-                current = journal.latest(fp)
-                if current is not None and current.status == journal_mod.SUBMITTING:
-                    journal.set_status(entry_id, journal_mod.UNCERTAIN, exc.code)
+            sub = self.submit(op, upload, values, ctx, report,
+                              on_late_answer=_late_recorder(journal, entry_id) if journal else None)
+        except SubmitUncertain as exc:
+            _mark(journal, entry_id, journal_mod.UNCERTAIN, exc.code, only_if=journal_mod.SUBMITTING)
             raise
-        except HDRedrawError as exc:  # refused: nothing was created
-            if journal is not None:
-                journal.set_status(entry_id, journal_mod.FAILED, exc.code)
+        except HDRedrawError as exc:  # nothing left the machine, or the service refused: nothing was created
+            _mark(journal, entry_id, journal_mod.FAILED, exc.code)
+            reservation.refund()
+            raise
+        except BaseException:  # an interrupt from outside: it may have been on the wire
+            _mark(journal, entry_id, journal_mod.UNCERTAIN, "interrupted", only_if=journal_mod.SUBMITTING)
             raise
         if journal is not None:
-            journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
+            try:
+                journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
+            except HDRedrawError as exc:
+                raise errors.unrecorded_task(sub.task_id, exc) from None
         self._plan_eta(op, report)
         try:
             status = self.wait(op, sub.task_id, ctx, report)
         except TaskFailed as exc:
-            if journal is not None:
-                journal.set_status(entry_id, journal_mod.FAILED, exc.code)
+            _mark(journal, entry_id, journal_mod.FAILED, exc.code)
             raise
         result = self.collect(op, status, ctx, report)
         if sub.upload_note:
             result.notes.insert(0, sub.upload_note)
         if journal is not None:
-            journal.finished(entry_id, result)
+            self._keep(journal, entry_id, result)
         return result
+
+    def _keep(self, journal: journal_mod.Journal, entry_id: int, result: TaskResult) -> None:
+        """Record a finished result; if the journal fails now, the result in hand is still returned."""
+        try:
+            journal.finished(entry_id, result)
+        except HDRedrawError as exc:
+            log.warning("finished task %s could not be kept: %s", result.task_id, exc.en)
+            result.notes.append(Text(
+                f"The result could not be kept in the journal ({exc.en}); Fetch Task {result.task_id} returns it "
+                "again for free.", f"结果未能保存到任务记录({exc.zh});可用“获取任务结果”免费取回任务 {result.task_id}。"))
 
     # ------------------------------------------------------------------ step 1: upload
 
@@ -484,8 +399,8 @@ class Client:
         answer = self.transport(HDREDRAW).submit(op.endpoint, ctx, data=data, files=files, on_late_answer=on_late)
         if answer.get("err_code") != 0 or not answer.get("task_id"):
             raise errors.from_hdredraw(str(answer.get("err_msg") or ""), submitting=True)
-        _note_balance(answer)
-        return Submission(op.id, HDREDRAW, str(answer["task_id"]), answer.get("remaining_count"),
+        note_balance(answer)
+        return Submission(op.id, HDREDRAW, _service_task_id(answer["task_id"]), answer.get("remaining_count"),
                           answer.get("remaining_money"))
 
     def _submit_hidream(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
@@ -498,7 +413,7 @@ class Client:
         result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
         if answer.get("code") != 0 or not result.get("task_id"):
             raise errors.from_hidream(answer.get("code"), str(answer.get("message") or ""))
-        return Submission(op.id, HIDREAM, str(result["task_id"]))
+        return Submission(op.id, HIDREAM, _service_task_id(result["task_id"]))
 
     # ------------------------------------------------------------------ step 3: wait
 
@@ -525,7 +440,7 @@ class Client:
             status = answer.get("status")
             word = str(status or "").strip().lower()
             if word == "completed":
-                _note_balance(answer)
+                note_balance(answer)
                 return answer
             if word in ("failed", "failure", "error", "cancelled", "canceled"):
                 raise TaskFailed(
@@ -635,6 +550,50 @@ class Client:
             raise ResultError("HiDream finished the task but returned no SVG.", "HiDream 任务已完成,但未返回 SVG。",
                               task_id=task_id)
         return result
+
+
+def _service_task_id(value: Any) -> str:
+    """The id of a task the service just created; one that is unusable still means a task may exist."""
+    try:
+        return specs.check_task_id(value, from_service=True)
+    except errors.ValidationError as exc:
+        raise SubmitUncertain(
+            exc.en + " The task may have been created and charged; it was NOT submitted again. Check your task "
+            "list with the service.", exc.zh + "任务可能已创建并扣费,未重新提交。请向服务商核对任务列表。") from None
+
+
+def _mark(journal: journal_mod.Journal | None, entry_id: int | None, status: str, error: str,
+          only_if: str | None = None) -> None:
+    """Set a row's status while an error is already on its way: a journal failure must not replace it."""
+    if journal is None or entry_id is None:
+        return
+    try:
+        journal.set_status(entry_id, status, error, only_if=only_if)
+    except HDRedrawError:
+        log.warning("journal row %s could not be marked %s", entry_id, status)
+
+
+def _late_recorder(journal: journal_mod.Journal, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
+    """What to do with a submit's answer that arrives after the run stopped waiting for it (Cancel)."""
+    def late(answer: dict[str, Any]) -> None:
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        task_id = answer.get("task_id") or result.get("task_id")
+        if answer.get("err_code", answer.get("code")) != 0:  # refused: nothing was created
+            journal.set_status(entry_id, journal_mod.FAILED, "refused",
+                               only_if=(journal_mod.SUBMITTING, journal_mod.UNCERTAIN))
+        elif task_id:
+            journal.submitted(entry_id, specs.check_task_id(task_id, from_service=True),
+                              answer.get("remaining_count"), answer.get("remaining_money"))
+    return late
+
+
+def _copy_of(outcome: TaskResult | HDRedrawError, index: int) -> TaskResult | HDRedrawError:
+    """The outcome for a second copy of the same image in one call: the first copy's, said to be reused."""
+    if isinstance(outcome, HDRedrawError):
+        return outcome
+    note = Text(f"Same image and settings as #{index + 1}: its result is reused (no extra charge).",
+                f"与第 {index + 1} 张图片和参数相同:复用其结果(未重复扣费)。")
+    return dataclasses.replace(outcome, notes=[*outcome.notes, note])
 
 
 def _each(items: list[Any], workers: int, on_progress: Callable[[int, Progress], None] | None,

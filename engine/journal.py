@@ -18,14 +18,15 @@ import os
 import sqlite3
 import statistics
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .redact import get_logger
+from . import owners
+from .errors import JournalError
+from .redact import get_logger, redact
 
 log = get_logger("hdredraw.journal")
 
@@ -107,20 +108,24 @@ class Journal:
     def __init__(self, directory: str | os.PathLike[str], cache_mb: int = DEFAULT_CACHE_MB):
         self.dir = Path(directory)
         self.blob_dir = self.dir / "results"
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "journal.sqlite3"
         self.cache_bytes = max(0, int(cache_mb)) * 1024 * 1024
-        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        conn = self._connect()
+        self.owner = owners.new_owner()
         try:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-            conn.executescript(SCHEMA)
-        finally:
-            conn.close()
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
+            self.blob_dir.mkdir(parents=True, exist_ok=True)
+            for folder in (self.dir, self.blob_dir):
+                _owner_only(folder, 0o700)
+        except OSError as exc:
+            raise _journal_error(self.path, exc) from None
+        with self._guarded():
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+                conn.executescript(SCHEMA)
+                conn.execute("SELECT count(*) FROM tasks").fetchone()  # a damaged file fails here, not mid-run
+            finally:
+                conn.close()
+        _owner_only(self.path, 0o600)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -131,42 +136,62 @@ class Journal:
         return conn
 
     @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Turn a raw sqlite3 or file error into one message that names the file and says what to do."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise _journal_error(self.path, exc) from None
+
+    @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         """A short write-locked transaction (safe across threads and processes) on its own connection.
 
         Connections are not kept per thread: batch workers come and go, and each would leak one.
         """
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._guarded():
+            if not self.path.exists():  # deleted under a running process: do not silently start a new one
+                raise sqlite3.OperationalError("the journal file is missing")
+            conn = self._connect()
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
 
     # ------------------------------------------------------------------ leases
 
-    def try_lease(self, fp: str) -> bool:
+    def new_holder(self) -> str:
+        """An id for one run's hold on leases (a process may run several at once)."""
+        return owners.new_holder(self.owner)
+
+    def try_lease(self, fp: str, holder: str) -> bool:
+        """Take the fingerprint's lease unless another live holder has it (a dead one's is taken over)."""
         now = time.time()
         with self._db() as db:
             row = db.execute("SELECT owner, expires FROM leases WHERE fingerprint=?", (fp,)).fetchone()
-            if row is not None and row["owner"] != self.owner and row["expires"] > now:
+            if row is not None and row["owner"] != holder and row["expires"] > now and not owners.is_gone(
+                    row["owner"]):
                 return False
-            db.execute("INSERT OR REPLACE INTO leases VALUES (?,?,?)", (fp, self.owner, now + LEASE_SECONDS))
+            if row is not None and row["owner"] != holder and row["expires"] > now:
+                log.info("taking over the lease of %s: its run has ended", row["owner"])
+            db.execute("INSERT OR REPLACE INTO leases VALUES (?,?,?)", (fp, holder, now + LEASE_SECONDS))
             return True
 
-    def renew(self, fp: str) -> None:
+    def renew(self, fp: str, holder: str) -> None:
         with self._db() as db:
             db.execute("UPDATE leases SET expires=? WHERE fingerprint=? AND owner=?",
-                       (time.time() + LEASE_SECONDS, fp, self.owner))
+                       (time.time() + LEASE_SECONDS, fp, holder))
 
-    def release(self, fp: str) -> None:
+    def release(self, fp: str, holder: str) -> None:
+        owners.forget(holder)
         with self._db() as db:
-            db.execute("DELETE FROM leases WHERE fingerprint=? AND owner=?", (fp, self.owner))
+            db.execute("DELETE FROM leases WHERE fingerprint=? AND owner=?", (fp, holder))
 
     # ------------------------------------------------------------------ entries
 
@@ -214,10 +239,15 @@ class Journal:
                                            time.time()))
             return int(cur.lastrowid)
 
-    def set_status(self, entry_id: int, status: str, error: str | None = None) -> None:
+    def set_status(self, entry_id: int, status: str, error: str | None = None,
+                   only_if: str | tuple[str, ...] | None = None) -> None:
+        """Set a row's status; with `only_if`, only while the row still has that status (or one of them)."""
+        allowed = (only_if,) if isinstance(only_if, str) else only_if
+        condition = f" AND status IN ({','.join('?' * len(allowed))})" if allowed else ""
         with self._db() as db:
             db.execute("UPDATE tasks SET status=?, error=?, finished_at=CASE WHEN ?=? THEN ? ELSE finished_at END "
-                       "WHERE id=?", (status, error, status, FAILED, time.time(), entry_id))
+                       "WHERE id=?" + condition, (status, error, status, FAILED, time.time(), entry_id,
+                                                  *(allowed or ())))
 
     def finished(self, entry_id: int, result: Any) -> None:
         """Store a finished task's files and mark it done."""
@@ -245,9 +275,10 @@ class Journal:
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_dir / sha
         if not path.exists():
-            tmp = path.with_name(f"{sha}.{self.owner}.part")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            tmp = path.with_name(f"{sha}.{self.owner.replace(':', '-')}.part")
+            with self._guarded():
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
         with self._db() as db:
             db.execute("INSERT OR REPLACE INTO blobs VALUES (?,?,?)", (sha, len(data), time.time()))
         return sha
@@ -265,9 +296,10 @@ class Journal:
         def put(data: bytes | None) -> str | None:
             return self._put_blob(data) if data else None
 
+        urls = json.loads(redact(json.dumps(result.urls, ensure_ascii=False)))  # an echoed key is not stored
         return {"images": [put(b) for b in result.images], "grid": put(result.grid),
                 "image_1x": put(result.image_1x), "vector": put(result.vector),
-                "svgs": [put(b) for b in result.svgs], "prompt": result.prompt, "urls": result.urls}
+                "svgs": [put(b) for b in result.svgs], "prompt": redact(result.prompt), "urls": urls}
 
     def load_files(self, entry: Entry) -> dict[str, Any] | None:
         """The stored files of a finished entry, or None when any was evicted."""
@@ -319,3 +351,38 @@ def describe(entries: list[Entry], now: float | None = None) -> str:
             balance = f"{e.remaining_count if e.remaining_count is not None else '?'} left / ¥{e.remaining_money}"
         lines.append(f"{age_text:>8}  {e.op_id:<18} {e.status:<10} {e.task_id or '-':<36} {balance}")
     return "\n".join(lines)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Private to the user whatever the umask; POSIX modes do not apply on Windows (ACLs do), so failures
+    to set them are ignored."""
+    try:
+        os.chmod(path, mode)
+    except OSError:
+        pass
+
+
+def _journal_error(path: Path, exc: BaseException) -> JournalError:
+    """One clear message for everything that can go wrong with the journal file."""
+    text = str(exc).lower()
+    if "malformed" in text or "not a database" in text or "no such table" in text:
+        what_en = "is damaged or was replaced"
+        what_zh = "已损坏或被替换"
+        do_en = f"Close ComfyUI, rename {path.name} (keep it: it lists earlier task ids) and run again"
+        do_zh = f"请关闭 ComfyUI,将 {path.name} 改名保存(其中有以前的任务ID),然后重新运行"
+    elif "full" in text or getattr(exc, "errno", None) == 28:
+        what_en, what_zh = "cannot be written: the disk is full", "无法写入:磁盘已满"
+        do_en, do_zh = "Free some disk space and run again", "请清理磁盘空间后重新运行"
+    elif "missing" in text or "unable to open" in text or isinstance(exc, FileNotFoundError):
+        what_en, what_zh = "is missing or its folder cannot be opened", "缺失或其所在文件夹无法打开"
+        do_en = "Check that the folder exists and is yours, or point HDREDRAW_DATA_DIR at a writable folder"
+        do_zh = "请确认该文件夹存在且属于您,或将 HDREDRAW_DATA_DIR 指向可写的文件夹"
+    elif "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        what_en, what_zh = "is read-only", "为只读"
+        do_en = "Make the file and its folder writable by you, or point HDREDRAW_DATA_DIR at a writable folder"
+        do_zh = "请让该文件及其文件夹可写,或将 HDREDRAW_DATA_DIR 指向可写的文件夹"
+    else:
+        what_en, what_zh = f"cannot be used ({exc})", f"无法使用({exc})"
+        do_en = "Check the file and its folder, or point HDREDRAW_DATA_DIR at another folder"
+        do_zh = "请检查该文件及其文件夹,或将 HDREDRAW_DATA_DIR 指向其他文件夹"
+    return JournalError(f"The task journal {path} {what_en}. {do_en}.", f"任务记录文件 {path} {what_zh}。{do_zh}。")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -48,6 +49,23 @@ def redact(text: str) -> str:
         text = pattern.sub("***", text)
     text = re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}", r"\1***", text)
     return re.sub(r"(?i)(user_key['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+", r"\1***", text)
+
+
+def redact_answer(data: Any, url_keys: frozenset[str] = frozenset(), _key: str = "") -> Any:
+    """A parsed service answer with every registered secret masked in its texts.
+
+    http(s) addresses under `url_keys` (result files) are left as they are: they are only ever downloaded,
+    never shown, and the journal masks them itself when it stores them.
+    """
+    if isinstance(data, str):
+        if _key in url_keys and data.startswith(("http://", "https://")):
+            return data
+        return redact(data)
+    if isinstance(data, dict):
+        return {k: redact_answer(v, url_keys, str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact_answer(v, url_keys, _key) for v in data]
+    return data
 
 
 class RedactingFilter(logging.Filter):

@@ -9,6 +9,7 @@ derived from it, so a change here is a change everywhere.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,47 @@ FLOAT, INT, BOOL, STRING, CHOICE, IMAGE = "float", "int", "bool", "string", "cho
 # Result kinds an operation can produce (what the status answer may carry).
 R_IMAGES, R_GRID, R_IMAGE_1X, R_VECTOR, R_PROMPT, R_SVG = (
     "images", "grid", "image_1x", "vector", "prompt", "svg")
+
+
+# Task ids are UUID-like in both services' documentation; anything else (a path, a URL, markup) is refused
+# before it reaches a request, a file name or the journal.
+TASK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+MAX_VARIATION = 2**31 - 1
+MAX_TEXT = 20_000  # characters in one text field; far above any prompt the services accept
+
+
+def check_task_id(value: Any, *, from_service: bool = False) -> str:
+    """A task id safe to send, store and use in a file name; ValidationError otherwise."""
+    text = str(value).strip() if value is not None else ""
+    if TASK_ID_RE.fullmatch(text):
+        return text
+    shown = text[:40] + ("…" if len(text) > 40 else "")
+    if from_service:
+        raise ValidationError(
+            f"The service answered with a task id the pack will not use ({shown!r}).",
+            f"服务返回的任务ID格式异常,插件拒绝使用({shown!r})。", field="task_id")
+    raise ValidationError(
+        f"{shown!r} is not a task id (letters, digits, '-' and '_' only, as the service returns them).",
+        f"{shown!r} 不是有效的任务ID(只能包含字母、数字、“-”和“_”,与服务返回的一致)。", field="task_id")
+
+
+def check_variation(value: Any) -> int:
+    """The `variation` number: a whole number from 0 to 2**31-1 (it is part of the journal's key)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValidationError(f"'variation' must be a whole number (got {value!r}).",
+                              f"'variation' 必须是整数(当前 {value!r})。", field="variation")
+    try:
+        number = float(value)
+        whole = int(number) if math.isfinite(number) and number.is_integer() else None
+    except (TypeError, ValueError, OverflowError):
+        whole = None
+    if isinstance(value, int):
+        whole = value
+    if whole is None or not 0 <= whole <= MAX_VARIATION:
+        raise ValidationError(
+            f"'variation' must be a whole number from 0 to {MAX_VARIATION} (got {str(value)[:40]}).",
+            f"'variation' 必须是 0 到 {MAX_VARIATION} 之间的整数(当前 {str(value)[:40]})。", field="variation")
+    return whole
 
 
 @dataclass(frozen=True)
@@ -122,6 +164,20 @@ class Field:
                 raise ValidationError(
                     f"'{self.name}' contains a NUL character.", f"'{self.name}' 含有非法的空字符。",
                     field=self.name)
+            if len(s) > MAX_TEXT:
+                raise ValidationError(
+                    f"'{self.name}' is too long ({len(s)} characters; at most {MAX_TEXT}).",
+                    f"'{self.name}' 过长({len(s)} 个字符,最多 {MAX_TEXT})。", field=self.name)
+            try:
+                s.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValidationError(
+                    f"'{self.name}' contains a character that cannot be sent (position {exc.start}, an unpaired "
+                    "surrogate from a broken copy-paste). Retype that part.",
+                    f"'{self.name}' 含有无法发送的字符(位置 {exc.start},通常来自损坏的复制粘贴)。请重新输入该部分。",
+                    field=self.name) from None
+            if self.name == "task_id" and s.strip():
+                return check_task_id(s)
             return s
         return value
 

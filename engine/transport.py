@@ -14,9 +14,6 @@ job deadline every 0.2 s, so Cancel works within a second even mid-request or mi
 
 from __future__ import annotations
 
-import email.utils
-import json
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +26,22 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .errors import HDRedrawError, NetworkError, ResultError, ServiceError
+from .http_faults import (
+    NOT_PROCESSED_5XX,
+    UNCERTAIN_REDIRECTS,
+    Retryable,
+    RetryPolicy,
+    ca_bundle_from_env,
+    describe,
+    never_connected,
+    not_sent,
+    parse_answer,
+    parse_retry_after,
+    redirect_error,
+    safe_json,
+    tls_error,
+    too_large,
+)
 from .redact import get_logger
 
 log = get_logger("hdredraw.transport")
@@ -51,11 +64,17 @@ class Context:
     def with_timeout(cls, seconds: float, cancel: Callable[[], bool] | None = None) -> Context:
         return cls(cancel=cancel, deadline=time.monotonic() + seconds, timeout_total=seconds)
 
-    def check(self, during_submit: bool = False) -> None:
-        """Raise Cancelled or JobTimeout if it is time to stop."""
+    def check(self, in_flight_submit: bool = False) -> None:
+        """Raise Cancelled or JobTimeout if it is time to stop.
+
+        While a submit is in flight the deadline is not applied (its answer must be read and recorded), and
+        Cancel raises an error that says the task may exist.
+        """
         if self.cancel is not None and self.cancel():
-            raise errors.cancelled_error(self.task_id, during_submit=during_submit)
-        if time.monotonic() > self.deadline:
+            if in_flight_submit:
+                raise errors.cancelled_in_flight()
+            raise errors.cancelled_error(self.task_id)
+        if not in_flight_submit and time.monotonic() > self.deadline:
             raise errors.timeout_error(self.task_id, self.timeout_total)
         if self.on_tick is not None:
             self.on_tick()
@@ -72,73 +91,6 @@ class Context:
             if left <= 0:
                 return
             time.sleep(min(TICK, left))
-
-
-@dataclass
-class RetryPolicy:
-    attempts: int = 5
-    base: float = 0.5
-    cap: float = 15.0
-    retry_after_cap: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full-jitter exponential backoff; a Retry-After from the service wins (up to a cap)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return random.uniform(0, min(self.cap, self.base * (2 ** attempt)))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-class _Retryable(Exception):
-    """Internal: this attempt failed in a way worth another try."""
-
-    def __init__(self, en: str, zh: str, retry_after: float | None = None):
-        super().__init__(en)
-        self.en, self.zh, self.retry_after = en, zh, retry_after
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """True when the request cannot have reached the service (so even a submit may be retried)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, (requests.exceptions.ProxyError, requests.exceptions.SSLError)):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        return isinstance(reason, (NewConnectionError, NameResolutionError))
-    return False
-
-
-def _describe(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out", "连接超时"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the read timeout", "在读取超时内没有响应"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS/certificate error", "TLS/证书错误"
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy error", "代理错误"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "connection dropped while receiving the answer", "接收响应时连接中断"
-    if _never_connected(exc):  # type: ignore[arg-type]
-        return "could not connect", "无法连接"
-    return "connection reset or closed", "连接被重置或关闭"
 
 
 class Transport:
@@ -160,7 +112,7 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        ca = _ca_bundle_from_env()
+        ca = ca_bundle_from_env()
         if ca:
             self.session.verify = ca
 
@@ -180,36 +132,49 @@ class Transport:
                files: dict[str, tuple[str, bytes, str]] | None = None, json_body: Any = None,
                headers: dict[str, str] | None = None,
                on_late_answer: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """POST that creates a task: retried only while it cannot have reached the service."""
+        """POST that creates a task: retried only while it cannot have reached the service.
+
+        The request is built on the caller's thread first, so a bad URL, a header that cannot be sent or a
+        text that cannot be encoded fails as `NotSent` before any byte leaves.  Once it is on the wire, the
+        deadline no longer cuts it short (the read timeout is the full one, so a late answer is still read
+        and its task id recorded); Cancel stops the wait at once, and the answer, if it comes, goes to
+        `on_late_answer`.  Redirects are never followed: the form carries the key.
+        """
+        request = self._prepare("POST", self.url(path), data=data, files=files, json=json_body, headers=headers)
         policy = self.retry
         for attempt in range(policy.attempts):
-            ctx.check(during_submit=True)
+            ctx.check()
             try:
-                resp = self._call(lambda stop: self._fetch(
-                    "POST", self.url(path), data=data, files=files, json=json_body, headers=headers,
-                    timeout=self._timeout(ctx)), ctx, during_submit=True, on_late=on_late_answer)
-            except requests.RequestException as exc:
-                en, zh = _describe(exc)
-                if _never_connected(exc) and not isinstance(exc, requests.exceptions.SSLError):
-                    log.info("submit to %s: %s (attempt %d); not sent, retrying", self.name, en, attempt + 1)
-                    self._backoff(ctx, policy, attempt, None, during_submit=True)
+                resp = self._call(lambda stop: self._send(request.copy(), self.timeout), ctx, in_flight=True,
+                                  on_late=on_late_answer)
+            except HDRedrawError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is classified: sent or not
+                if not isinstance(exc, requests.exceptions.SSLError) and never_connected(exc):
+                    log.info("submit to %s: %s (attempt %d); not sent, retrying", self.name, describe(exc)[0],
+                             attempt + 1)
+                    self._backoff(ctx, policy, attempt, None)
                     continue
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise _tls_error(self.name) from None
-                raise errors.submit_uncertain(self.name, en, zh) from None
-            if resp.status_code == 429:
+                    raise tls_error(self.name) from None
+                raise errors.submit_uncertain(self.name, *describe(exc)) from None
+            code = resp.status_code
+            if code == 429:
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 log.info("submit to %s: 429, retrying after %s", self.name, retry_after)
-                self._backoff(ctx, policy, attempt, retry_after, during_submit=True)
+                self._backoff(ctx, policy, attempt, retry_after)
                 continue
-            if resp.status_code >= 500:
-                raise errors.submit_uncertain(self.name, f"HTTP {resp.status_code}", f"HTTP {resp.status_code}")
+            if 300 <= code < 400:
+                raise redirect_error(self.name, code, resp.headers.get("Location"), self.base_url,
+                                     processed=code in UNCERTAIN_REDIRECTS)
+            if code >= 500 and code not in NOT_PROCESSED_5XX:
+                raise errors.submit_uncertain(self.name, f"HTTP {code}", f"HTTP {code}")
             self._raise_for_client_error(resp)
             try:
-                return _json(resp)
-            except _Retryable as bad:
+                return parse_answer(resp)
+            except Retryable as bad:
                 raise errors.submit_uncertain(self.name, bad.en, bad.zh) from None
-        raise NetworkError(
+        raise errors.NotSent(
             f"Could not reach {self.name} at {self.host} after {policy.attempts} attempts; nothing was sent. "
             "Check the network, the proxy (HTTPS_PROXY) and the base URL.",
             f"尝试 {policy.attempts} 次仍无法连接 {self.name}({self.host}),请求未发出。请检查网络、代理(HTTPS_PROXY)和接口地址。",
@@ -217,13 +182,17 @@ class Transport:
 
     def query(self, method: str, path: str, ctx: Context, *, data: dict[str, str] | None = None,
               params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        """An idempotent JSON call (status checks): retried on every transient failure."""
+        """An idempotent JSON call (status checks): retried on every transient failure, never redirected."""
+        request = self._prepare(method, self.url(path), data=data, params=params, headers=headers)
+
         def attempt_once(stop: threading.Event) -> dict[str, Any]:
-            resp = self._fetch(method, self.url(path), data=data, params=params, headers=headers,
-                               timeout=self._timeout(ctx))
+            resp = self._send(request.copy(), self._timeout(ctx))
+            if 300 <= resp.status_code < 400:
+                raise redirect_error(self.name, resp.status_code, resp.headers.get("Location"), self.base_url,
+                                     processed=False)
             self._raise_retryable(resp)
             self._raise_for_client_error(resp)
-            return _json(resp)
+            return parse_answer(resp)
 
         return self._with_retries(attempt_once, ctx, self.status_retry, what="status")
 
@@ -247,33 +216,47 @@ class Transport:
                 self._raise_for_client_error(resp)
                 length = resp.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > max_bytes:
-                    raise _too_large(max_bytes, ctx.task_id)
+                    raise too_large(max_bytes, ctx.task_id)
                 chunks, size = [], 0
                 for chunk in resp.iter_content(256 * 1024):
                     if stop.is_set():
                         raise errors.cancelled_error(ctx.task_id)
                     size += len(chunk)
                     if size > max_bytes:
-                        raise _too_large(max_bytes, ctx.task_id)
+                        raise too_large(max_bytes, ctx.task_id)
                     chunks.append(chunk)
                 body = b"".join(chunks)
             if length and length.isdigit() and len(body) != int(length):
-                raise _Retryable("download ended early", "下载提前中断")
+                raise Retryable("download ended early", "下载提前中断")
             if validate is not None:
                 try:
                     validate(body)
                 except ValueError as bad:
-                    raise _Retryable(f"unusable result ({bad})", f"结果无法使用({bad})") from None
+                    raise Retryable(f"unusable result ({bad})", f"结果无法使用({bad})") from None
             return body
 
         return self._with_retries(attempt_once, ctx, self.status_retry, what="download")
 
     # ------------------------------------------------------------------ machinery
 
-    def _fetch(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """A request whose body is read before returning; on a broken body the connection is closed now,
-        not whenever the garbage collector gets to it."""
-        resp = self.session.request(method, url, stream=True, **kwargs)
+    def _prepare(self, method: str, url: str, **kwargs: Any) -> requests.PreparedRequest:
+        """Build the request here, before anything is sent: whatever fails now cost nothing."""
+        try:
+            request = self.session.prepare_request(requests.Request(method, url, **kwargs))
+            self.session.get_adapter(request.url or "")
+            for value in request.headers.values():  # http.client sends header values as latin-1
+                (value.encode("latin-1") if isinstance(value, str) else bytes(value))
+            if isinstance(request.body, str):
+                request.body = request.body.encode("utf-8")
+        except Exception as exc:  # noqa: BLE001 - any failure here means nothing left the machine
+            raise not_sent(self.name, exc) from None
+        return request
+
+    def _send(self, request: requests.PreparedRequest, timeout: tuple[float, float]) -> requests.Response:
+        """Send without following redirects (a redirect would carry the credentials elsewhere), reading the
+        whole body now: on a broken body the connection is closed at once, not when the GC gets to it."""
+        options = self.session.merge_environment_settings(request.url, {}, True, None, None)
+        resp = self.session.send(request, allow_redirects=False, timeout=timeout, **options)
         with resp:
             _ = resp.content
         return resp
@@ -292,13 +275,15 @@ class Transport:
             ctx.check()
             try:
                 return self._call(fn, ctx)
-            except _Retryable as exc:
+            except Retryable as exc:
                 last = (exc.en, exc.zh)
                 retry_after = exc.retry_after
-            except requests.RequestException as exc:
+            except HDRedrawError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - idempotent: any transport failure is worth a retry
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise _tls_error(self.name) from None
-                last = _describe(exc)
+                    raise tls_error(self.name) from None
+                last = describe(exc)
                 retry_after = None
             log.info("%s %s failed (%s), attempt %d/%d", self.name, what, last[0], attempt + 1, policy.attempts)
             if attempt + 1 < policy.attempts:
@@ -309,15 +294,14 @@ class Transport:
             f"{self.name} 连续 {policy.attempts} 次失败({last[1]})。请检查网络和代理;如果服务暂时不可用,请稍后再试。",
             task_id=ctx.task_id)
 
-    def _backoff(self, ctx: Context, policy: RetryPolicy, attempt: int, retry_after: float | None,
-                 during_submit: bool = False) -> None:
+    def _backoff(self, ctx: Context, policy: RetryPolicy, attempt: int, retry_after: float | None) -> None:
         delay = policy.delay(attempt, retry_after)
         if time.monotonic() + delay > ctx.deadline:
             delay = max(0.0, ctx.remaining())
-        ctx.check(during_submit=during_submit)
+        ctx.check()
         ctx.sleep(delay)
 
-    def _call(self, fn: Callable[[threading.Event], Any], ctx: Context, during_submit: bool = False,
+    def _call(self, fn: Callable[[threading.Event], Any], ctx: Context, in_flight: bool = False,
               on_late: Callable[[dict[str, Any]], None] | None = None) -> Any:
         """Run `fn` on a worker thread; watch cancel/deadline meanwhile.
 
@@ -338,7 +322,7 @@ class Transport:
                 done.set()
                 if abandoned.is_set() and on_late is not None and "value" in box:
                     try:
-                        answer = _json(box["value"])
+                        answer = parse_answer(box["value"])
                         on_late(answer)
                     except Exception:  # nothing to report to: the caller has gone
                         log.debug("late answer could not be recorded", exc_info=True)
@@ -347,7 +331,7 @@ class Transport:
         worker.start()
         try:
             while not done.wait(TICK):
-                ctx.check(during_submit=during_submit)
+                ctx.check(in_flight_submit=in_flight)
         except HDRedrawError:
             stop.set()
             abandoned.set()
@@ -362,7 +346,7 @@ class Transport:
     @staticmethod
     def _raise_retryable(resp: requests.Response) -> None:
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(f"HTTP {resp.status_code}", f"HTTP {resp.status_code}",
+            raise Retryable(f"HTTP {resp.status_code}", f"HTTP {resp.status_code}",
                              parse_retry_after(resp.headers.get("Retry-After")))
 
     def _raise_for_client_error(self, resp: requests.Response) -> None:
@@ -370,7 +354,7 @@ class Transport:
         if code < 400:
             return
         if code in (401, 403):
-            body = _safe_json(resp)
+            body = safe_json(resp)
             raise errors.from_hidream(body.get("code"), str(body.get("message") or f"HTTP {code}"),
                                       http_status=code) if "code" in body else errors.AuthError(
                 f"{self.name} refused the credentials (HTTP {code}). Check the key or token.",
@@ -378,55 +362,12 @@ class Transport:
         if code == 404:
             raise ServiceError(
                 f"{self.name} has no such address (HTTP 404). Check the base URL; it should be the service root "
-                "without /api.", f"{self.name} 找不到该地址(HTTP 404)。请检查接口地址(填写服务根地址,不带 /api)。")
+                "without /api. Nothing was charged.",
+                f"{self.name} 找不到该地址(HTTP 404)。请检查接口地址(填写服务根地址,不带 /api)。未扣费。")
         if code == 413:
             raise errors.InputTooLargeError(
                 f"{self.name} refused the upload as too large (HTTP 413). Use a smaller image.",
                 f"{self.name} 拒绝了过大的上传(HTTP 413)。请使用更小的图片。")
-        raise ServiceError(f"{self.name} answered HTTP {code}.", f"{self.name} 返回 HTTP {code}。",
+        raise ServiceError(f"{self.name} refused the request (HTTP {code}); nothing was charged. Check the base URL "
+                           "and the inputs.", f"{self.name} 拒绝了请求(HTTP {code}),未扣费。请检查接口地址和输入。",
                            upstream=resp.text[:200] if resp.text else None)
-
-
-def _safe_json(resp: requests.Response) -> dict[str, Any]:
-    try:
-        data = resp.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _json(resp: requests.Response) -> dict[str, Any]:
-    try:
-        data = json.loads(resp.content)
-    except (ValueError, UnicodeDecodeError):
-        raise _Retryable("the answer was not valid JSON", "响应不是有效的 JSON") from None
-    if not isinstance(data, dict):
-        raise _Retryable("the answer was not a JSON object", "响应不是 JSON 对象")
-    return data
-
-
-def _too_large(max_bytes: int, task_id: str | None) -> ResultError:
-    mb = max_bytes / (1024 * 1024)
-    return ResultError(
-        f"A result is larger than the {mb:.0f} MB download cap; it was not loaded. Raise HDREDRAW_MAX_RESULT_MB "
-        "if you expect results this large.",
-        f"结果超过 {mb:.0f} MB 的下载上限,未加载。如确需更大的结果,请调大 HDREDRAW_MAX_RESULT_MB。", task_id=task_id)
-
-
-def _tls_error(name: str) -> NetworkError:
-    return NetworkError(
-        f"The TLS certificate of {name} could not be verified. Behind a company proxy, point REQUESTS_CA_BUNDLE "
-        "(or SSL_CERT_FILE) at your CA bundle; verification is never switched off.",
-        f"无法验证 {name} 的 TLS 证书。如在公司代理后,请将 REQUESTS_CA_BUNDLE(或 SSL_CERT_FILE)指向您的 CA 证书;"
-        "插件不会关闭证书校验。")
-
-
-def _ca_bundle_from_env() -> str | None:
-    """requests honours REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE; also honour SSL_CERT_FILE like the ssl module."""
-    import os
-
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        value = os.environ.get(name)
-        if value and os.path.exists(value):
-            return value
-    return None

@@ -15,12 +15,12 @@ from ..engine.errors import HDRedrawError
 
 def status_payload() -> dict[str, Any]:
     """Everything the UI may show: settings (secrets masked), the last balance seen, where config lives."""
-    from ..engine import jobs
+    from ..engine import progress
 
     payload: dict[str, Any] = {
         "schema": [{"name": s.name, "env": s.env, "secret": s.secret, "type": s.cast.__name__,
                     "default": s.default, "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
-        "balance": dict(jobs.last_balance) or _balance_from_journal(),
+        "balance": dict(progress.last_balance) or _balance_from_journal(),
         "config_path": str(config.config_path()),
     }
     try:

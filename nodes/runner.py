@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from ..engine import config, jobs
+from ..engine import config, jobs, progress
 from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
 from ..engine.journal import Journal
@@ -73,7 +73,7 @@ class BatchUI:
                 "node": self.node_id, "text": text,
                 "tasks": [{"task_id": s.task_id, "stage": s.stage, "elapsed": round(s.elapsed, 1),
                            "reused": s.reused} for s in states if s is not None],
-                "balance": dict(jobs.last_balance)})
+                "balance": dict(progress.last_balance)})
 
     def text(self, states: list[Progress | None]) -> str:
         zh = self.lang == "zh"

@@ -49,10 +49,10 @@ def test_status_survives_a_broken_setting_and_a_restart(monkeypatch, comfy, serv
     import torch
 
     from hdredraw import nodes
-    from hdredraw.engine import jobs
+    from hdredraw.engine import progress
 
     nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 8, 8, 3), unique_id="1")
-    jobs.last_balance.clear()  # as after a restart
+    progress.last_balance.clear()  # as after a restart
     assert routes.status_payload()["balance"]["remaining_count"] == 99
     monkeypatch.setenv("HDREDRAW_CONCURRENCY", "lots")
     payload = routes.status_payload()

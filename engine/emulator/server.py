@@ -50,6 +50,23 @@ def _malformed(phase: str, path: str) -> Reply:
     return Reply(200, _GARBAGE, ctype)
 
 
+def _echo(reply: Reply, secrets: tuple[str, ...]) -> Reply:
+    """The answer with the caller's credentials echoed into its texts, as a careless service might."""
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return reply
+    echo = " / ".join(secrets)
+    if isinstance(data, dict):
+        data["echo"] = f"user_key={secrets[0]} Authorization: Bearer {secrets[1]}"
+        for key in ("err_msg", "message", "generated_prompt"):
+            data[key] = f"{data.get(key) or ''} {echo}".strip()
+        if isinstance(data.get("status"), str) and data["status"] != "completed":
+            data["status"] = f"{data['status']} {echo}"
+    return Reply(reply.status, json.dumps(data, ensure_ascii=False).encode("utf-8"), reply.content_type,
+                 reply.headers)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "HDRedrawEmulator/1.0"
@@ -134,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
         fault = emu._take_fault(phase) if phase in PHASES else None
         emu._record_request(method, path, phase, fault.kind if fault else None)
         kind = fault.kind if fault else None
-        if fault and kind in ("500", "502", "503"):
+        if fault and kind in ("500", "501", "502", "503"):
             return self._send(error_page(int(kind)))
         if fault and kind == "429":
             page = error_page(429)
@@ -142,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(page)
         if kind == "drop":
             return self._abort()
+        if fault and kind == "redirect":
+            return self._send(Reply(int(fault.opts.get("code", 307)), b"", "text/plain",
+                                    {"Location": str(fault.opts.get("location", "/"))}))
         if fault and kind == "hang":
             time.sleep(float(fault.opts.get("seconds", 5)))
         try:
@@ -154,6 +174,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._abort()
         if kind == "malformed":  # processed (a submit IS created), but the answer is garbage
             reply = _malformed(phase, path)
+        if fault and kind == "late":  # processed (a submit IS created), answered only after `seconds`
+            time.sleep(float(fault.opts.get("seconds", 5)))
+        if kind == "echo":
+            reply = _echo(reply, (emu.user_key, emu.hidream_token))
         self._send(reply, truncate=kind == "truncate")
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:

@@ -24,7 +24,10 @@ from ..specs import HIDREAM, OPERATIONS, Operation
 from . import imaging
 
 PHASES = ("submit", "status", "download")
-FAULT_KINDS = ("500", "502", "503", "429", "hang", "drop", "drop_after_accept", "malformed", "truncate")
+FAULT_KINDS = ("500", "501", "502", "503", "429", "hang", "drop", "drop_after_accept", "malformed", "truncate",
+               "late", "redirect", "echo")
+# late: processed, answered after `seconds`; redirect: answered 3xx (`code`, `location`) without processing;
+# echo: processed, and the caller's key is echoed into every text of the answer (a careless service).
 FAIL_KINDS = ("failed", "moderation")
 MAX_UPLOAD = 16 * 1024 * 1024
 
