@@ -119,8 +119,8 @@ def not_sent(name: str, exc: BaseException) -> NotSent:
         f"无法构造发往 {name} 的请求({type(exc).__name__}:{exc})。请求未发出,未扣费。请检查文本输入(提示词)和设置。")
 
 
-def redirect_error(name: str, code: int, location: str | None, base_url: str, *, processed: bool
-                   ) -> SubmitUncertain | errors.ServiceError:
+def redirect_error(name: str, code: int, location: str | None, base_url: str, *, processed: bool,
+                   task_id: str | None = None) -> SubmitUncertain | errors.ServiceError:
     """A redirect to a credentialed call is never followed (it would carry the key to the new address)."""
     target = urlsplit(location or "")
     where = f"{target.scheme}://{target.netloc}" if target.netloc else (location or "?")
@@ -133,6 +133,12 @@ def redirect_error(name: str, code: int, location: str | None, base_url: str, *,
             f"request: the task may have been created and charged, so it was NOT sent again. {advice_en}",
             f"{name} 对提交请求返回了重定向(HTTP {code},指向 {where}),该请求可能已被处理:任务可能已创建并扣费,"
             f"因此没有重发。{advice_zh}")
+    if task_id is not None:  # a status check: the task exists and keeps running
+        return errors.ServiceError(
+            f"{name} answered a status check with a redirect (HTTP {code} to {where}); it was not followed. The "
+            f"task keeps running: fetch its result later with its task id at no cost. {advice_en}",
+            f"{name} 对状态查询返回了重定向(HTTP {code},指向 {where});未跟随。任务仍在运行:稍后可凭任务ID免费取回。{advice_zh}",
+            task_id=task_id)
     return errors.ServiceError(
         f"{name} answered with a redirect (HTTP {code} to {where}); it was not followed and nothing was charged. "
         f"{advice_en}",

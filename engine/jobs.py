@@ -30,7 +30,7 @@ from .progress import (
     _Reporter,
     note_balance,
 )
-from .redact import get_logger
+from .redact import get_logger, register_secret
 from .specs import HDREDRAW, HIDREAM, Operation, Text
 from .spend import Reservation, SpendGuard
 from .transport import Context, Transport
@@ -55,6 +55,9 @@ class Client:
 
     def __init__(self, settings: config.Settings | None = None, journal: journal_mod.Journal | None = None):
         self.settings = settings or config.load()
+        for s in config.SETTINGS:  # however the settings were made, their secrets are masked in all output
+            if s.secret:
+                register_secret(getattr(self.settings, s.name))
         self.journal = journal
         self._transports: dict[str, Transport] = {}
         self._lock = threading.Lock()
@@ -222,14 +225,20 @@ class Client:
                 tick()
             if time.monotonic() - renewed[0] >= journal_mod.RENEW_EVERY:
                 renewed[0] = time.monotonic()
-                journal.renew(fp, holder)
+                try:
+                    journal.renew(fp, holder)
+                except HDRedrawError as exc:  # never abandon a paid task (or a submit on the wire) for this
+                    log.warning("lease could not be renewed: %s", exc.en)
 
         ctx.on_tick = renew
         try:
             yield
         finally:
             ctx.on_tick = tick
-            journal.release(fp, holder)
+            try:
+                journal.release(fp, holder)
+            except HDRedrawError as exc:  # the run's own outcome (or error) matters more
+                log.warning("lease could not be released: %s", exc.en)
 
     def _kept(self, entry: journal_mod.Entry, report: _Reporter) -> TaskResult | None:
         assert self.journal is not None

@@ -189,9 +189,9 @@ class Transport:
             resp = self._send(request.copy(), self._timeout(ctx))
             if 300 <= resp.status_code < 400:
                 raise redirect_error(self.name, resp.status_code, resp.headers.get("Location"), self.base_url,
-                                     processed=False)
+                                     processed=False, task_id=ctx.task_id)
             self._raise_retryable(resp)
-            self._raise_for_client_error(resp)
+            self._raise_for_client_error(resp, ctx.task_id)
             return parse_answer(resp)
 
         return self._with_retries(attempt_once, ctx, self.status_retry, what="status")
@@ -213,7 +213,7 @@ class Transport:
         def attempt_once(stop: threading.Event) -> bytes:
             with self.session.get(url, stream=True, timeout=self._timeout(ctx)) as resp:
                 self._raise_retryable(resp)
-                self._raise_for_client_error(resp)
+                self._raise_for_client_error(resp, ctx.task_id or "")
                 length = resp.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > max_bytes:
                     raise too_large(max_bytes, ctx.task_id)
@@ -349,25 +349,34 @@ class Transport:
             raise Retryable(f"HTTP {resp.status_code}", f"HTTP {resp.status_code}",
                              parse_retry_after(resp.headers.get("Retry-After")))
 
-    def _raise_for_client_error(self, resp: requests.Response) -> None:
+    def _raise_for_client_error(self, resp: requests.Response, task_id: str | None = None) -> None:
+        """A 4xx answer as a clear error.  Without a task id it answered a submit: nothing was charged; with
+        one it answered a status check or download of a task that exists and can be fetched later."""
         code = resp.status_code
         if code < 400:
             return
+        if task_id is None:
+            tail_en, tail_zh = " Nothing was charged.", "未扣费。"
+        else:
+            tail_en = " The task itself is not affected: fetch its result later with its task id at no cost."
+            tail_zh = "任务本身不受影响:稍后可凭任务ID免费取回结果。"
         if code in (401, 403):
             body = safe_json(resp)
-            raise errors.from_hidream(body.get("code"), str(body.get("message") or f"HTTP {code}"),
-                                      http_status=code) if "code" in body else errors.AuthError(
-                f"{self.name} refused the credentials (HTTP {code}). Check the key or token.",
-                f"{self.name} 拒绝了凭据(HTTP {code})。请检查密钥或 token。")
+            if "code" in body:
+                raise errors.from_hidream(body.get("code"), str(body.get("message") or f"HTTP {code}"),
+                                          http_status=code, task_id=task_id)
+            raise errors.AuthError(f"{self.name} refused the credentials (HTTP {code}). Check the key or token."
+                                   + tail_en, f"{self.name} 拒绝了凭据(HTTP {code})。请检查密钥或 token。" + tail_zh,
+                                   task_id=task_id)
         if code == 404:
             raise ServiceError(
                 f"{self.name} has no such address (HTTP 404). Check the base URL; it should be the service root "
-                "without /api. Nothing was charged.",
-                f"{self.name} 找不到该地址(HTTP 404)。请检查接口地址(填写服务根地址,不带 /api)。未扣费。")
+                "without /api." + tail_en,
+                f"{self.name} 找不到该地址(HTTP 404)。请检查接口地址(填写服务根地址,不带 /api)。" + tail_zh, task_id=task_id)
         if code == 413:
             raise errors.InputTooLargeError(
-                f"{self.name} refused the upload as too large (HTTP 413). Use a smaller image.",
-                f"{self.name} 拒绝了过大的上传(HTTP 413)。请使用更小的图片。")
-        raise ServiceError(f"{self.name} refused the request (HTTP {code}); nothing was charged. Check the base URL "
-                           "and the inputs.", f"{self.name} 拒绝了请求(HTTP {code}),未扣费。请检查接口地址和输入。",
-                           upstream=resp.text[:200] if resp.text else None)
+                f"{self.name} refused the upload as too large (HTTP 413). Use a smaller image." + tail_en,
+                f"{self.name} 拒绝了过大的上传(HTTP 413)。请使用更小的图片。" + tail_zh, task_id=task_id)
+        raise ServiceError(f"{self.name} refused the request (HTTP {code}). Check the base URL and the inputs."
+                           + tail_en, f"{self.name} 拒绝了请求(HTTP {code})。请检查接口地址和输入。" + tail_zh,
+                           upstream=resp.text[:200] if resp.text else None, task_id=task_id)

@@ -103,6 +103,20 @@ def raise_if_interrupted() -> None:
     mm.throw_exception_if_processing_interrupted()
 
 
+def prompt_id() -> str | None:
+    """The id of the queued prompt whose node is running now (the spend guard counts per prompt)."""
+    try:
+        from comfy_execution.utils import get_executing_context
+
+        context = get_executing_context()
+        if context is not None and getattr(context, "prompt_id", None):
+            return str(context.prompt_id)
+    except Exception:
+        pass
+    value = getattr(_server(), "last_prompt_id", None)
+    return str(value) if value else None
+
+
 def output_dir() -> Path:
     try:
         import folder_paths

@@ -8,6 +8,7 @@ ComfyUI's per-node hooks are only ever called from the thread that executes the 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -18,9 +19,12 @@ from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
 from ..engine.journal import Journal
 from ..engine.specs import Operation
+from ..engine.spend import SpendGuard
 from . import comfy
 
 _client_lock = threading.Lock()
+_guards: OrderedDict[str, SpendGuard] = OrderedDict()
+KEEP_GUARDS = 64  # prompts remembered; a prompt's nodes all run long before 64 newer prompts start
 _client: tuple[tuple, jobs.Client] | None = None
 BAR_TOTAL = 1000
 
@@ -37,6 +41,20 @@ def get_client() -> jobs.Client:
                 _client[1].close()
             _client = (signature, jobs.Client(settings, journal=Journal(config.data_dir(), settings.cache_mb)))
         return _client[1]
+
+
+def prompt_guard(cap: int) -> SpendGuard | None:
+    """The spend guard shared by every pack node of the running prompt (list items, several nodes)."""
+    pid = comfy.prompt_id()
+    if pid is None:
+        return None
+    with _client_lock:
+        guard = _guards.get(pid)
+        if guard is None:
+            guard = _guards[pid] = SpendGuard(cap)
+            while len(_guards) > KEEP_GUARDS:
+                _guards.popitem(last=False)
+        return guard
 
 
 class BatchUI:
@@ -116,7 +134,8 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
     kwargs: dict[str, Any] = {"cancel": cancelled, "on_progress": ui.on_progress,
                               "concurrency": client.settings.concurrency}
     if run is None:
-        run, kwargs["variation"] = client.run_many, variation
+        run = client.run_many
+        kwargs.update(variation=variation, guard=prompt_guard(client.settings.max_new_tasks))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdredraw-node") as pool:
         future = pool.submit(run, op, images, values, **kwargs)
         while True:

@@ -117,7 +117,7 @@ def test_a_web_server_answering_501_charged_nothing_and_a_rerun_is_sent(make_set
     c = Client(make_settings(), journal=journal)
     with pytest.raises(errors.ServiceError) as info:
         c.run("remove_fabric", picture())
-    assert "nothing was charged" in info.value.en and journal.recent(1)[0].status == FAILED
+    assert "nothing was charged" in info.value.en.lower() and journal.recent(1)[0].status == FAILED
     c.run("remove_fabric", picture())
     assert len(emu.submissions) == 1
 
@@ -200,3 +200,43 @@ def test_fetch_refuses_a_path_as_task_id(make_settings, emu):
     with pytest.raises(errors.ValidationError):
         Client(make_settings()).fetch("x/../../../../tmp/pwned")
     assert not emu.requests
+
+
+# --------------------------------------------------------------------------- the same, through the node classes
+
+def _node_call(node_id, image, **overrides):
+    from hdredraw import nodes
+
+    cls = nodes.NODE_CLASS_MAPPINGS[node_id]
+    values = {name: spec[1]["default"] for name, spec in cls.INPUT_TYPES()["required"].items()
+              if isinstance(spec[0], list) or spec[0] in ("FLOAT", "INT", "BOOLEAN", "STRING")}
+    values.update(overrides)
+    return getattr(cls(), cls.FUNCTION)(image=image, unique_id="7", **values)
+
+
+def test_a_list_input_cannot_slip_past_the_spend_guard(comfy, service_env, monkeypatch):
+    """ComfyUI runs a node once per list item (RebatchImages batch_size=1): the cap is per queued prompt."""
+    torch = pytest.importorskip("torch")
+    from hdredraw.nodes import runner
+
+    monkeypatch.setenv("HDREDRAW_MAX_NEW_TASKS", "2")
+    server = comfy.modules["server"].PromptServer.instance
+    server.last_prompt_id = "prompt-1"
+    items = [torch.from_numpy(picture(20 + i))[None] for i in range(3)]
+    for item in items[:2]:
+        _node_call("HDRedraw_RemoveFabric", item)
+    with pytest.raises(errors.SpendGuardError):
+        _node_call("HDRedraw_RemoveFabric", items[2])
+    assert len(service_env.submissions) == 2
+    server.last_prompt_id = "prompt-2"  # the next queued prompt has its own allowance
+    _node_call("HDRedraw_RemoveFabric", items[2])
+    assert len(service_env.submissions) == 3 and "prompt-1" in runner._guards
+
+
+def test_identical_images_in_a_node_batch_are_one_task(comfy, service_env, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("HDREDRAW_MAX_NEW_TASKS", "1")
+    image = torch.from_numpy(picture(30))[None].repeat(5, 1, 1, 1)
+    out = _node_call("HDRedraw_RemoveFabric", image)
+    assert len(service_env.submissions) == 1 and out["result"][0].shape[0] == 5
+    assert len(set(out["ui"]["task_ids"])) == 1

@@ -61,7 +61,7 @@ def _echo(reply: Reply, secrets: tuple[str, ...]) -> Reply:
         data["echo"] = f"user_key={secrets[0]} Authorization: Bearer {secrets[1]}"
         for key in ("err_msg", "message", "generated_prompt"):
             data[key] = f"{data.get(key) or ''} {echo}".strip()
-        if isinstance(data.get("status"), str) and data["status"] != "completed":
+        if isinstance(data.get("status"), str) and data["status"].lower() != "completed":
             data["status"] = f"{data['status']} {echo}"
     return Reply(reply.status, json.dumps(data, ensure_ascii=False).encode("utf-8"), reply.content_type,
                  reply.headers)
