@@ -240,3 +240,22 @@ def test_identical_images_in_a_node_batch_are_one_task(comfy, service_env, monke
     out = _node_call("HDRedraw_RemoveFabric", image)
     assert len(service_env.submissions) == 1 and out["result"][0].shape[0] == 5
     assert len(set(out["ui"]["task_ids"])) == 1
+
+
+def test_the_cli_refuses_a_path_as_task_id_and_writes_nothing(emu, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    (out / "task_x").mkdir(parents=True)
+    env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
+           "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
+    before = set(tmp_path.rglob("*"))
+    done = subprocess.run([sys.executable, str(root / "tools" / "dev.py"), "fetch", "x/../../../../tmp/pwned",
+                           "-o", str(out)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "task id" in done.stderr
+    assert not emu.requests and not (Path("/tmp") / "pwned.png").exists()
+    assert {p for p in tmp_path.rglob("*") if "data" not in p.parts} == {p for p in before if "data" not in p.parts}
