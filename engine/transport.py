@@ -128,7 +128,7 @@ class Transport:
 
     # ------------------------------------------------------------------ the three kinds of call
 
-    def submit(self, path: str, ctx: Context, *, data: dict[str, str] | None = None,
+    def submit(self, path: str, ctx: Context, *, method: str = "POST", data: dict[str, str] | None = None,
                files: dict[str, tuple[str, bytes, str]] | None = None, json_body: Any = None,
                headers: dict[str, str] | None = None,
                on_late_answer: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -140,7 +140,7 @@ class Transport:
         and its task id recorded); Cancel stops the wait at once, and the answer, if it comes, goes to
         `on_late_answer`.  Redirects are never followed: the form carries the key.
         """
-        request = self._prepare("POST", self.url(path), data=data, files=files, json=json_body, headers=headers)
+        request = self._prepare(method, self.url(path), data=data, files=files, json=json_body, headers=headers)
         policy = self.retry
         for attempt in range(policy.attempts):
             ctx.check()

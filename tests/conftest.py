@@ -18,7 +18,7 @@ def _register_checkout_as_hdredraw() -> None:
 
 _register_checkout_as_hdredraw()
 
-from hdredraw.engine import config, jobs  # noqa: E402
+from hdredraw.engine import config, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402
 
 SECRET_KEY = "emulator-key"
@@ -44,9 +44,9 @@ def emu(emulator):
 @pytest.fixture
 def fast_polls(monkeypatch):
     """Shorter poll rhythm for tests that are not about the rhythm itself."""
-    monkeypatch.setattr(jobs, "FIRST_POLL_DELAY", 0.05)
-    monkeypatch.setattr(jobs, "HDREDRAW_POLL_INTERVAL", 0.3)
-    monkeypatch.setattr(jobs, "HIDREAM_POLL_INTERVAL", 0.2)
+    monkeypatch.setattr(steps, "FIRST_POLL_DELAY", 0.05)
+    monkeypatch.setattr(services.get("hdredraw"), "poll_interval", 0.3)
+    monkeypatch.setattr(services.get("hidream"), "poll_interval", 0.2)
 
 
 def settings_for(emu, **overrides) -> config.Settings:

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("torch", "comfy", "folder_paths", "server", "nodes", "comfy_api", "execution")
 
@@ -78,3 +80,14 @@ def test_registering_nodes_stays_light(tmp_path):
         print(json.dumps(sorted(sys.modules)))
     """, tmp_path)
     assert "requests" not in loaded and "pack_x.engine.jobs" not in loaded and "resvg_py" not in loaded
+
+
+def test_every_subpackage_is_installed_by_pip():
+    """pyproject lists packages by hand (the root is the node folder): a new subpackage must be listed."""
+    tomllib = pytest.importorskip("tomllib")
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"hdredraw"} | {"hdredraw." + ".".join(p.parent.relative_to(ROOT).parts)
+                            for p in ROOT.glob("*/**/__init__.py") if ".ci-venv" not in p.parts
+                            and "tests" not in p.parts and not any(x.startswith(".") for x in p.parts)}
+    assert found == listed

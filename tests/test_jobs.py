@@ -12,6 +12,7 @@ import pytest
 from hdredraw.engine import codecs, errors, specs
 from hdredraw.engine.jobs import Client
 from hdredraw.engine.redact import register_secret
+from hdredraw.engine.request import TaskRequest
 
 
 def picture(h=48, w=64, alpha=False, seed=0):
@@ -134,11 +135,11 @@ def test_server_side_parameter_and_submit_errors_are_mapped(client, emu):
     upload = client.prepare(op, picture())
     values = dict(op.validate({}), expand_top=0.5)  # bypass local validation to see the service's answer
     with pytest.raises(errors.ParameterError) as info:
-        client.submit(op, upload, values, ctx)
+        client.submit(TaskRequest.of(op, values, upload, 0, "test"), ctx)
     assert "expand_top" in info.value.upstream
     garbage = codecs.Encoded(b"\x89PNG\r\n\x1a\nnot really", "image/png", "x.png", 1, 1)
     with pytest.raises(errors.SubmitRejected) as info:
-        client.submit(op, garbage, op.validate({}), client.context())
+        client.submit(TaskRequest.of(op, op.validate({}), garbage, 0, "test"), client.context())
     assert info.value.upstream.startswith("任务提交失败")
     assert emu.submissions == []
 
@@ -147,7 +148,7 @@ def test_oversize_file_is_refused_by_the_service(client, emu):
     op = specs.get("remove_watermark")
     big = codecs.Encoded(codecs.encode_png(picture()) + b"\0" * (16 * 1024 * 1024), "image/png", "big.png", 64, 48)
     with pytest.raises(errors.InputTooLargeError) as info:
-        client.submit(op, big, {}, client.context())
+        client.submit(TaskRequest.of(op, op.validate({}), big, 0, "test"), client.context())
     assert info.value.upstream == "文件大小不能超过16MB"
 
 
