@@ -17,6 +17,7 @@ from . import codecs, config, errors, specs
 from .errors import HDRedrawError
 from .jobs import Client, Progress, TaskResult
 from .journal import Journal, describe
+from .text import language
 
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "eps": ".eps", "svg": ".svg"}
 
@@ -33,7 +34,7 @@ class TerminalProgress:
         self.tty = self.stream.isatty()
         self.lock = threading.Lock()
         self.drawn = False
-        self.lang = errors.preferred_language()
+        self.lang = language()
         self.last_plain: dict[int, str] = {}
 
     def __call__(self, index: int, p: Progress) -> None:
@@ -84,7 +85,7 @@ def save_result(result: TaskResult, out_dir: Path, stem: str) -> list[Path]:
 # --------------------------------------------------------------------------- commands
 
 def _add_field_option(parser: argparse.ArgumentParser, f: specs.Field) -> None:
-    lang = errors.preferred_language()
+    lang = language()
     bits = [f.tooltip.get(lang)]
     if f.choices:
         bits.append("choices: " + ", ".join(f"{c.value} ({c.label.en})" if str(c.value) != c.label.en
@@ -124,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             continue
         files = save_result(outcome, out, f"{path.stem}_{op.id}")
         for note in outcome.notes:
-            print(f"{path.name}: {note.get(errors.preferred_language())}", file=sys.stderr)
+            print(f"{path.name}: {note.get(language())}", file=sys.stderr)
         print(f"{path.name}: task {outcome.task_id} -> " + ", ".join(str(f) for f in files))
     return 1 if failed else 0
 
@@ -178,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    lang = errors.preferred_language()
+    lang = language()
     parser = argparse.ArgumentParser(
         prog="hdredraw", description="HD Redraw and HiDream img2svg from the command line (ComfyUI-HDRedraw).")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ResultError, ValidationError
-from .specs import Text
+from .text import Text
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 # Results above this many pixels are refused before decoding.  Pillow's own bomb guard stops at twice its

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, config, errors
+from . import codecs, config
 from .cli import TerminalProgress, save_result
 from .jobs import Client, TaskResult
+from .text import language
 
 
 def sample_garment(size: int = 640, seed: int = 7) -> np.ndarray:
@@ -54,7 +55,7 @@ def run_demo(out_dir: Path | None = None) -> int:
 
     out = out_dir or Path("hdredraw-demo") / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    lang = errors.preferred_language()
+    lang = language()
     garment = sample_garment()
     (out / "00_garment.png").write_bytes(codecs.encode_png(garment))
     steps: list[dict] = []

@@ -8,15 +8,13 @@ languages, the user's first.
 
 from __future__ import annotations
 
-import os
-
 from .redact import redact
+from .text import Text, language
 
 
 def preferred_language() -> str:
-    """'zh' or 'en': HDREDRAW_LANG wins, else the process locale."""
-    lang = (os.environ.get("HDREDRAW_LANG") or os.environ.get("LC_ALL") or os.environ.get("LANG") or "").lower()
-    return "zh" if lang.startswith("zh") else "en"
+    """'zh' or 'en' (see `text.language`: HDREDRAW_LANG, then the host's setting, then the locale)."""
+    return language()
 
 
 class HDRedrawError(Exception):
@@ -35,6 +33,10 @@ class HDRedrawError(Exception):
         self.field = field
         self.service = service
         super().__init__(self.message())
+
+    @property
+    def text(self) -> Text:
+        return Text(self.en, self.zh)
 
     def message(self, lang: str | None = None) -> str:
         """The full message in one language (with upstream text and task id)."""

@@ -33,6 +33,7 @@ from .request import TaskRequest, account_id
 from .services import Status
 from .specs import HDREDRAW, HIDREAM, Operation, Text
 from .spend import Reservation, SpendGuard
+from .text import language
 from .transport import Context, Transport
 
 log = get_logger("hdredraw.jobs")
@@ -212,7 +213,7 @@ class Client:
             if not waiting:
                 waiting = True
                 report.update(note=Text("Waiting: the same request is running in another run",
-                                        "等待:相同请求正在另一次运行中处理").get(errors.preferred_language()))
+                                        "等待:相同请求正在另一次运行中处理").get(language()))
             ctx.sleep(0.3)
         if waiting:
             report.update(note="")
@@ -252,13 +253,13 @@ class Client:
                     f"复用任务 {entry.task_id} 的结果:未重复扣费。")
         result.notes.append(note)
         report.update(stage="done", fraction=1.0, task_id=entry.task_id, reused=True,
-                      note=note.get(errors.preferred_language()))
+                      note=note.get(language()))
         return result
 
     def _from_entry(self, op: Operation, entry: journal_mod.Entry, ctx: Context, report: _Reporter) -> TaskResult:
         """Reuse a finished task, resume a pending one, or refuse to resend an uncertain one."""
         assert self.journal is not None
-        lang = errors.preferred_language()
+        lang = language()
         if entry.status == journal_mod.DONE:
             kept = self._kept(entry, report)
             if kept is not None:

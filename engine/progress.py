@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import HDRedrawError
 from .redact import get_logger
-from .specs import Text
+from .text import Text
 
 log = get_logger("hdredraw.progress")
 

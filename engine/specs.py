@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
+from .text import Text
 
 HDREDRAW = "hdredraw"
 HIDREAM = "hidream"
@@ -66,17 +67,6 @@ def check_variation(value: Any) -> int:
             f"'variation' must be a whole number from 0 to {MAX_VARIATION} (got {str(value)[:40]}).",
             f"'variation' 必须是 0 到 {MAX_VARIATION} 之间的整数(当前 {str(value)[:40]})。", field="variation")
     return whole
-
-
-@dataclass(frozen=True)
-class Text:
-    """A string in both of the pack's languages."""
-
-    en: str
-    zh: str
-
-    def get(self, lang: str) -> str:
-        return self.zh if lang.startswith("zh") else self.en
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .request import TaskRequest
 from .services import Service, Status
 from .services.base import DONE, QUEUED, UNKNOWN, Call
 from .specs import Operation
+from .text import language
 from .transport import Context, Transport
 
 log = get_logger("hdredraw.steps")
@@ -39,7 +40,7 @@ def submit(transport: Transport, service: Service, request: TaskRequest, secret:
     upload = request.upload
     note = upload.note if isinstance(upload, codecs.Encoded) else None
     report.update(stage="submitting", fraction=STAGE_FRACTION["submitting"],
-                  note=note.get(errors.preferred_language()) if note else "")
+                  note=note.get(language()) if note else "")
     call = service.submit_call(request, secret)
     answer = transport.submit(call.path, ctx, method=call.method, data=call.data, files=call.files,
                               json_body=call.json, headers=call.headers, on_late_answer=on_late)

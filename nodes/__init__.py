@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..engine import config, specs
+from ..engine import config, specs, text
 from . import comfy, routes
 from .factory import operation_nodes
 from .special import FetchTask, RenderSVG
@@ -11,6 +11,7 @@ _user = comfy.user_dir()
 if _user is not None:
     config.set_default_dir(_user / "hdredraw")
 
+text.set_resolver(comfy.comfy_locale)  # one language for node text, engine notes and errors
 routes.register()
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

@@ -126,24 +126,36 @@ def output_dir() -> Path:
         return Path(os.environ.get("HDREDRAW_OUTPUT_DIR") or "output").resolve()
 
 
-def ui_language() -> str:
-    """'zh' or 'en' for text shown on nodes: HDREDRAW_LANG, else ComfyUI's own language setting."""
-    import json
+_locale_cache: dict[str, Any] = {}
 
-    from ..engine.errors import preferred_language
 
-    if os.environ.get("HDREDRAW_LANG"):
-        return preferred_language()
+def comfy_locale() -> str | None:
+    """ComfyUI's language setting (Comfy.Locale), or None when unset; re-read only when the file changes."""
     folder = user_dir()
-    if folder is not None:
+    if folder is None:
+        return None
+    path = folder / "default" / "comfy.settings.json"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    if _locale_cache.get("stamp") != (path, stamp):
+        import json
+
         try:
-            data = json.loads((folder / "default" / "comfy.settings.json").read_text(encoding="utf-8"))
-            locale = str(data.get("Comfy.Locale") or "")
-            if locale:
-                return "zh" if locale.lower().startswith("zh") else "en"
+            locale = str(json.loads(path.read_text(encoding="utf-8")).get("Comfy.Locale") or "") or None
         except (OSError, ValueError, AttributeError):
-            pass
-    return preferred_language()
+            locale = None
+        _locale_cache.update(stamp=(path, stamp), locale=locale)
+    return _locale_cache.get("locale")
+
+
+def ui_language() -> str:
+    """'zh' or 'en' for everything the pack shows: see `engine.text.language` (this module's
+    `comfy_locale` is its resolver inside ComfyUI)."""
+    from ..engine.text import language
+
+    return language()
 
 
 def user_dir() -> Path | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from ..engine.specs import Text
+from ..engine.text import Text
 
 
 class SVG:

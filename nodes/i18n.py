@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import config, specs
-from ..engine.specs import Text
+from ..engine.text import Text
 from .contract import OUT
 
 LANGS = ("en", "zh")

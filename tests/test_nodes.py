@@ -295,3 +295,15 @@ def test_status_text_follows_comfyui_language(comfy, service_env, tmp_path):
     settings.write_text('{"Comfy.Locale": "zh"}')
     run("HDRedraw_RemoveFabric", batch())
     assert "任务" in comfy.texts[-1][1] and "完成" in comfy.texts[-1][1]
+
+
+def test_one_language_per_line_even_when_the_process_locale_differs(comfy, service_env, monkeypatch):
+    """ComfyUI says zh, the process says en: the engine's own notes ("reused …") follow ComfyUI too."""
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    settings = Path(comfy.modules["folder_paths"].get_user_directory()) / "default" / "comfy.settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"Comfy.Locale": "zh"}')
+    run("HDRedraw_RemoveFabric", batch(seed=3))
+    run("HDRedraw_RemoveFabric", batch(seed=3))  # reused: the note comes from the engine
+    last = comfy.texts[-1][1]
+    assert "复用" in last and "Reused" not in last and "task" not in last
