@@ -13,74 +13,13 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import codecs, config, errors, specs
+from . import config, errors, specs
+from .console import TerminalProgress
 from .errors import HDRedrawError
-from .jobs import Client, Progress, TaskResult
+from .jobs import Client
 from .journal import Journal, describe
+from .result_files import save_result
 from .text import language
-
-EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "eps": ".eps", "svg": ".svg"}
-
-
-# --------------------------------------------------------------------------- terminal progress
-
-class TerminalProgress:
-    """One line per image, redrawn in place on a terminal, plain lines otherwise."""
-
-    def __init__(self, labels: Sequence[str], stream=None):
-        self.labels = list(labels)
-        self.lines = [""] * len(labels)
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.lock = threading.Lock()
-        self.drawn = False
-        self.lang = language()
-        self.last_plain: dict[int, str] = {}
-
-    def __call__(self, index: int, p: Progress) -> None:
-        text = f"{self.labels[index]}: {p.text(self.lang)}"
-        with self.lock:
-            self.lines[index] = text
-            if self.tty:
-                if self.drawn:
-                    self.stream.write(f"\x1b[{len(self.lines)}F")
-                for line in self.lines:
-                    self.stream.write("\x1b[2K" + line[:200] + "\n")
-                self.drawn = True
-            elif self.last_plain.get(index) != p.stage:
-                self.last_plain[index] = p.stage
-                self.stream.write(text + "\n")
-            self.stream.flush()
-
-
-# --------------------------------------------------------------------------- writing results
-
-def save_result(result: TaskResult, out_dir: Path, stem: str) -> list[Path]:
-    """Write every file of a result as the service sent it (no re-encoding)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def put(name: str, data: bytes) -> None:
-        path = out_dir / (name + EXTENSIONS.get(codecs.sniff(data) or "", ".bin"))
-        path.write_bytes(data)
-        written.append(path)
-
-    for i, data in enumerate(result.images):
-        put(stem if i == 0 else f"{stem}_{i + 1}", data)
-    if result.grid:
-        put(f"{stem}_grid", result.grid)
-    if result.image_1x:
-        put(f"{stem}_1x", result.image_1x)
-    if result.vector:
-        put(f"{stem}_vector", result.vector)
-    for i, data in enumerate(result.svgs):
-        put(stem if i == 0 else f"{stem}_{i + 1}", data)
-    if result.prompt:
-        path = out_dir / f"{stem}_prompt.txt"
-        path.write_text(result.prompt, encoding="utf-8")
-        written.append(path)
-    return written
-
 
 # --------------------------------------------------------------------------- commands
 

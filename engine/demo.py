@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from . import codecs, config
-from .cli import TerminalProgress, save_result
+from .console import TerminalProgress
 from .jobs import Client, TaskResult
+from .result_files import save_result
 from .text import language
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from . import codecs, config, errors, services, specs, steps
-from . import journal as journal_mod
 from .errors import HDRedrawError, SubmitUncertain, TaskFailed
+from .journal import DONE, FAILED, PENDING, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
 from .progress import (
     STAGE_FRACTION,
     Progress,
@@ -49,7 +49,7 @@ class Client:
     request is never submitted twice (a re-run reuses or resumes), and a spend guard caps new tasks per run.
     """
 
-    def __init__(self, settings: config.Settings | None = None, journal: journal_mod.Journal | None = None):
+    def __init__(self, settings: config.Settings | None = None, journal: Journal | None = None):
         self.settings = settings or config.load()
         for s in config.SETTINGS:  # however the settings were made, their secrets are masked in all output
             if s.secret:
@@ -118,7 +118,7 @@ class Client:
             return self._run_new(request, ctx, report, reservation)
         with self._lease(request.fingerprint, ctx, report):
             entry = self.journal.latest(request.fingerprint)
-            if entry is not None and entry.status != journal_mod.FAILED:
+            if entry is not None and entry.status != FAILED:
                 return self._from_entry(request.op, entry, ctx, report)
             return self._run_new(request, ctx, report, reservation)
 
@@ -184,7 +184,7 @@ class Client:
         report = _Reporter(on_progress)
         ctx.on_tick = report.tick
         entry = self.journal.by_task_id(task_id) if self.journal is not None else None
-        if entry is not None and entry.status == journal_mod.DONE:
+        if entry is not None and entry.status == DONE:
             kept = self._kept(entry, report)
             if kept is not None:
                 return kept
@@ -200,7 +200,7 @@ class Client:
     def _needs_submission(self, fp: str) -> bool:
         assert self.journal is not None
         entry = self.journal.latest(fp)
-        return entry is None or entry.status == journal_mod.FAILED
+        return entry is None or entry.status == FAILED
 
     @contextmanager
     def _lease(self, fp: str, ctx: Context, report: _Reporter) -> Iterator[None]:
@@ -223,7 +223,7 @@ class Client:
         def renew() -> None:
             if tick is not None:
                 tick()
-            if time.monotonic() - renewed[0] >= journal_mod.RENEW_EVERY:
+            if time.monotonic() - renewed[0] >= RENEW_EVERY:
                 renewed[0] = time.monotonic()
                 try:
                     journal.renew(fp, holder)
@@ -240,7 +240,7 @@ class Client:
             except HDRedrawError as exc:  # the run's own outcome (or error) matters more
                 log.warning("lease could not be released: %s", exc.en)
 
-    def _kept(self, entry: journal_mod.Entry, report: _Reporter) -> TaskResult | None:
+    def _kept(self, entry: Entry, report: _Reporter) -> TaskResult | None:
         assert self.journal is not None
         files = self.journal.load_files(entry)
         if files is None:
@@ -256,22 +256,22 @@ class Client:
                       note=note.get(language()))
         return result
 
-    def _from_entry(self, op: Operation, entry: journal_mod.Entry, ctx: Context, report: _Reporter) -> TaskResult:
+    def _from_entry(self, op: Operation, entry: Entry, ctx: Context, report: _Reporter) -> TaskResult:
         """Reuse a finished task, resume a pending one, or refuse to resend an uncertain one."""
         assert self.journal is not None
         lang = language()
-        if entry.status == journal_mod.DONE:
+        if entry.status == DONE:
             kept = self._kept(entry, report)
             if kept is not None:
                 return kept
             note = Text(f"Fetching task {entry.task_id} again (its kept copy was evicted): no new charge.",
                         f"重新获取任务 {entry.task_id} 的结果(本地缓存已清理):未重复扣费。")
-        elif entry.status == journal_mod.PENDING:
+        elif entry.status == PENDING:
             note = Text(f"Resuming task {entry.task_id}, submitted earlier: no new charge.",
                         f"继续等待之前提交的任务 {entry.task_id}:未重复扣费。")
         else:  # submitting (its run died mid-request) or uncertain
-            if entry.status == journal_mod.SUBMITTING:
-                self.journal.set_status(entry.id, journal_mod.UNCERTAIN, "run ended during submit")
+            if entry.status == SUBMITTING:
+                self.journal.set_status(entry.id, UNCERTAIN, "run ended during submit")
             raise errors.earlier_uncertain(entry.created_at, entry.task_id)
         assert entry.task_id
         report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=entry.task_id, note=note.get(lang))
@@ -279,7 +279,7 @@ class Client:
         try:
             status = self.wait(op, entry.task_id, ctx, report, first_delay=0.0)
         except TaskFailed as exc:
-            self.journal.set_status(entry.id, journal_mod.FAILED, exc.code)
+            self.journal.set_status(entry.id, FAILED, exc.code)
             raise
         result = self.collect(op, status, ctx, report)
         result.notes.append(note)
@@ -317,14 +317,14 @@ class Client:
             sub = self.submit(request, ctx, report,
                               on_late_answer=_late_recorder(journal, entry_id) if journal else None)
         except SubmitUncertain as exc:
-            _mark(journal, entry_id, journal_mod.UNCERTAIN, exc.code, only_if=journal_mod.SUBMITTING)
+            _mark(journal, entry_id, UNCERTAIN, exc.code, only_if=SUBMITTING)
             raise
         except HDRedrawError as exc:  # nothing left the machine, or the service refused: nothing was created
-            _mark(journal, entry_id, journal_mod.FAILED, exc.code)
+            _mark(journal, entry_id, FAILED, exc.code)
             reservation.refund()
             raise
         except BaseException:  # an interrupt from outside: it may have been on the wire
-            _mark(journal, entry_id, journal_mod.UNCERTAIN, "interrupted", only_if=journal_mod.SUBMITTING)
+            _mark(journal, entry_id, UNCERTAIN, "interrupted", only_if=SUBMITTING)
             raise
         if journal is not None:
             try:
@@ -335,7 +335,7 @@ class Client:
         try:
             status = self.wait(op, sub.task_id, ctx, report)
         except TaskFailed as exc:
-            _mark(journal, entry_id, journal_mod.FAILED, exc.code)
+            _mark(journal, entry_id, FAILED, exc.code)
             raise
         result = self.collect(op, status, ctx, report)
         if sub.upload_note:
@@ -344,7 +344,7 @@ class Client:
             self._keep(journal, entry_id, result)
         return result
 
-    def _keep(self, journal: journal_mod.Journal, entry_id: int, result: TaskResult) -> None:
+    def _keep(self, journal: Journal, entry_id: int, result: TaskResult) -> None:
         """Record a finished result; if the journal fails now, the result in hand is still returned."""
         try:
             journal.finished(entry_id, result)
@@ -400,7 +400,7 @@ class Client:
         return service.credentials(self.settings)[1]
 
 
-def _mark(journal: journal_mod.Journal | None, entry_id: int | None, status: str, error: str,
+def _mark(journal: Journal | None, entry_id: int | None, status: str, error: str,
           only_if: str | None = None) -> None:
     """Set a row's status while an error is already on its way: a journal failure must not replace it."""
     if journal is None or entry_id is None:
@@ -411,14 +411,14 @@ def _mark(journal: journal_mod.Journal | None, entry_id: int | None, status: str
         log.warning("journal row %s could not be marked %s", entry_id, status)
 
 
-def _late_recorder(journal: journal_mod.Journal, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
+def _late_recorder(journal: Journal, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
     """What to do with a submit's answer that arrives after the run stopped waiting for it (Cancel)."""
     def late(answer: dict[str, Any]) -> None:
         result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
         task_id = answer.get("task_id") or result.get("task_id")
         if answer.get("err_code", answer.get("code")) != 0:  # refused: nothing was created
-            journal.set_status(entry_id, journal_mod.FAILED, "refused",
-                               only_if=(journal_mod.SUBMITTING, journal_mod.UNCERTAIN))
+            journal.set_status(entry_id, FAILED, "refused",
+                               only_if=(SUBMITTING, UNCERTAIN))
         elif task_id:
             journal.submitted(entry_id, steps.service_task_id(task_id),
                               answer.get("remaining_count"), answer.get("remaining_money"))
