@@ -8,6 +8,7 @@ The reference client works like the docs' sample code: PNG at Pillow defaults, o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import os
 import sys
@@ -50,7 +51,7 @@ def node_run(images, concurrency: int, seed: int) -> float:
     batch = torch.from_numpy(np.stack(images))
     node = nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]()
     t0 = time.perf_counter()
-    node.execute(image=batch, variation=seed)
+    asyncio.run(node.execute(image=batch, variation=seed))
     return time.perf_counter() - t0
 
 

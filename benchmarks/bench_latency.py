@@ -7,6 +7,7 @@ Run: python benchmarks/bench_latency.py [--tasks 12]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import statistics
@@ -39,7 +40,7 @@ def main() -> None:
         for i in range(args.tasks):
             seconds = round(rng.uniform(1.0, 5.0), 2)
             emu.call("config", {"processing_time": seconds})
-            node.execute(image=image, variation=i)
+            asyncio.run(node.execute(image=image, variation=i))
             returned = time.time()
             sub = emu.call("state")["submissions"][-1]
             latency = returned - (sub["time"] + seconds)

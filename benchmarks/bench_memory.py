@@ -29,7 +29,7 @@ def rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 baseline = rss()  # interpreter, torch, and the input batch
 peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-out = node.execute(image=images)[0]
+out = asyncio.run(node.execute(image=images))[0]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"baseline": baseline, "peak": peak, "peak_before": peak_before,
                   "input": images.numel() * 4, "output": out.numel() * 4}))

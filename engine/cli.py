@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("inputs", nargs="+", metavar="INPUT", help="Image files (PNG, JPEG, WebP); a batch runs "
                        "concurrently.")
         p.add_argument("-o", "--output", default=".", help="Output folder (default: current folder).")
-        p.add_argument("--concurrency", type=int, default=None, help="Tasks at once (default: settings, 4).")
+        p.add_argument("--concurrency", type=int, default=None, help="Images handled at once by this command (default: all; the service's limit applies).")
         p.add_argument("--variation", type=int, default=0, help="Same inputs reuse the recorded result (no "
                        "charge); another number pays for a fresh one.")
         for f in op.params:

@@ -59,8 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             help_en="Seconds to wait for a connection.", help_zh="建立连接的超时(秒)。"),
     Setting("read_timeout", "HDREDRAW_READ_TIMEOUT", float, 120.0,
             help_en="Seconds to wait for the service to answer a request.", help_zh="等待服务响应的超时(秒)。"),
-    Setting("concurrency", "HDREDRAW_CONCURRENCY", int, 4,
-            help_en="How many images of a batch run at once.", help_zh="批量图片同时处理的数量。"),
+    Setting("concurrency", "HDREDRAW_CONCURRENCY", int, 8,
+            help_en="Most tasks running at once on each service, across all nodes (halved automatically while "
+                    "the service says it is busy).",
+            help_zh="每个服务同时运行的任务上限(所有节点合计;服务繁忙时自动减半)。"),
     Setting("max_result_mb", "HDREDRAW_MAX_RESULT_MB", int, 256,
             help_en="Largest result file the pack will download, in MB.", help_zh="允许下载的单个结果文件上限(MB)。"),
     Setting("max_new_tasks", "HDREDRAW_MAX_NEW_TASKS", int, 16,
@@ -126,7 +128,7 @@ class Settings:
     job_timeout: float = 1800.0
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
-    concurrency: int = 4
+    concurrency: int = 8
     max_result_mb: int = 256
     max_new_tasks: int = 16
     cache_mb: int = 2048

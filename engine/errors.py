@@ -110,6 +110,17 @@ class SpendGuardError(HDRedrawError):
     free = True
 
 
+class ServiceBusy(HDRedrawError):
+    """The service refused a submit because it is busy or rate-limited (HTTP 429): nothing was created."""
+
+    code = "busy"
+    free = True
+
+    def __init__(self, en: str, zh: str, *, retry_after: float | None = None, **kw: object):
+        super().__init__(en, zh, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class SubmitUncertain(HDRedrawError):
     """The submit may have reached the service but its answer was lost.
 
@@ -252,6 +263,10 @@ def from_hdredraw(err_msg: str, *, task_id: str | None = None, submitting: bool)
             "The service does not know this task (wrong task id, another account's task, or it expired). "
             "Check the task id and the user key.",
             "服务未找到该任务(任务ID错误、属于其他账户或已过期)。请检查任务ID和用户密钥。", **kw)
+    if submitting and any(w in msg.lower() for w in ("繁忙", "频繁", "busy", "too many", "rate limit")):
+        return ServiceBusy(
+            "HD Redraw is busy and refused the task; nothing was charged. The pack waits and submits again.",
+            "HD Redraw 繁忙,拒绝了该任务;未扣费。插件会稍后自动重新提交。", **kw)
     if msg.startswith("任务提交失败") or submitting:
         return SubmitRejected(
             "The service refused the task. Check the image and parameters; if it keeps failing, contact "
@@ -273,6 +288,10 @@ def from_hidream(code: object, message: str, *, task_id: str | None = None, http
             "token in HIDREAM_API_TOKEN or the pack's settings.",
             "HiDream 拒绝了 API token(可能已过期,旧版 token 有效期为 1 天)。请在 HIDREAM_API_TOKEN 或插件设置中更新。",
             **kw)
+    if http_status == 429 or "rate limit" in low or "too many" in low or "busy" in low or "繁忙" in message:
+        return ServiceBusy(
+            "HiDream is busy and refused the request; nothing was charged. The pack waits and submits again.",
+            "HiDream 繁忙,拒绝了该请求;未扣费。插件会稍后自动重新提交。", **kw)
     if "balance" in low or "余额" in message or "credit" in low or "积分" in message:
         return BalanceError(
             "The HiDream account has no credit left. Top up, then run again.",

@@ -8,6 +8,7 @@ collect a task that was submitted earlier (after a timeout, a closed browser, a 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import codecs, config, errors, services, specs, steps
+from . import codecs, config, errors, scheduler, services, specs, steps
 from .errors import HDRedrawError, SubmitUncertain, TaskFailed
 from .journal import DONE, FAILED, PENDING, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
 from .progress import (
@@ -30,6 +31,7 @@ from .progress import (
 )
 from .redact import get_logger, register_secret
 from .request import TaskRequest, account_id
+from .scheduler import AdaptiveLimiter
 from .services import Status
 from .specs import HDREDRAW, HIDREAM, Operation, Text
 from .spend import Reservation, SpendGuard
@@ -40,6 +42,8 @@ log = get_logger("hdredraw.jobs")
 
 
 Image = bytes | np.ndarray | codecs.Encoded | str
+# Threads one batch may use to wait on its tasks; how many run on the service at once is the limiter's job.
+MAX_WORKERS = 64
 
 
 class Client:
@@ -68,7 +72,7 @@ class Client:
                 base = adapter.credentials(s)[0]
                 self._transports[service] = Transport(
                     base, name=adapter.name, connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
-                    pool_size=max(8, s.concurrency * 2))
+                    pool_size=MAX_WORKERS)
             return self._transports[service]
 
     def close(self) -> None:
@@ -137,8 +141,9 @@ class Client:
         variation = specs.check_variation(variation)
         self.transport(op.service)  # ... or if the service is not configured
         items = list(images)
-        workers = max(1, min(concurrency or self.settings.concurrency, len(items) or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdredraw-encode") as pool:
+        workers = max(1, min(concurrency or MAX_WORKERS, len(items) or 1))
+        with ThreadPoolExecutor(max_workers=min(workers, os.cpu_count() or 2),
+                                thread_name_prefix="hdredraw-encode") as pool:
             uploads = list(pool.map(lambda image: self.prepare(op, image), items))  # zlib runs without the GIL
         requests = [self._request(op, values, u, variation) for u in uploads]
         keys = [r.fingerprint for r in requests]
@@ -300,7 +305,9 @@ class Client:
 
         The journal row is written before anything is sent (so a journal that cannot be written stops the
         run before it costs anything), and its status says what is known: failed only when nothing can have
-        been created, uncertain when the submit may have reached the service.
+        been created, uncertain when the submit may have reached the service.  The task holds a slot of
+        its service's limiter from submit until the service has finished it; a "busy" refusal gives the
+        slot back and waits for another (nothing was created, so submitting again is safe).
         """
         journal, op = self.journal, request.op
         reservation.take()  # the spend guard, before anything is recorded or sent
@@ -313,36 +320,60 @@ class Client:
             except HDRedrawError:
                 reservation.refund()
                 raise
-        try:
-            sub = self.submit(request, ctx, report,
-                              on_late_answer=_late_recorder(journal, entry_id) if journal else None)
-        except SubmitUncertain as exc:
-            _mark(journal, entry_id, UNCERTAIN, exc.code, only_if=SUBMITTING)
-            raise
-        except HDRedrawError as exc:  # nothing left the machine, or the service refused: nothing was created
-            _mark(journal, entry_id, FAILED, exc.code)
-            reservation.refund()
-            raise
-        except BaseException:  # an interrupt from outside: it may have been on the wire
-            _mark(journal, entry_id, UNCERTAIN, "interrupted", only_if=SUBMITTING)
-            raise
-        if journal is not None:
+        limiter = self.limiter(op.service)
+        while True:
             try:
-                journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
-            except HDRedrawError as exc:
-                raise errors.unrecorded_task(sub.task_id, exc) from None
-        self._plan_eta(op, report)
-        try:
-            status = self.wait(op, sub.task_id, ctx, report)
-        except TaskFailed as exc:
-            _mark(journal, entry_id, FAILED, exc.code)
-            raise
+                limiter.acquire(ctx, lambda active, limit: report.update(note=Text(
+                    f"Waiting for a free slot ({active} tasks running on this service)",
+                    f"等待空闲名额(该服务上有 {active} 个任务在运行)").get(language())))
+                report.update(note="")
+            except HDRedrawError as exc:  # cancelled or timed out before sending: nothing was created
+                _mark(journal, entry_id, FAILED, exc.code)
+                reservation.refund()
+                raise
+            ok = False
+            try:
+                try:
+                    sub = self.submit(request, ctx, report,
+                                      on_late_answer=_late_recorder(journal, entry_id) if journal else None)
+                except errors.ServiceBusy as busy:
+                    limiter.busy(busy.retry_after)
+                    continue
+                except SubmitUncertain as exc:
+                    _mark(journal, entry_id, UNCERTAIN, exc.code, only_if=SUBMITTING)
+                    raise
+                except HDRedrawError as exc:  # nothing left the machine, or the service refused it
+                    _mark(journal, entry_id, FAILED, exc.code)
+                    reservation.refund()
+                    raise
+                except BaseException:  # an interrupt from outside: it may have been on the wire
+                    _mark(journal, entry_id, UNCERTAIN, "interrupted", only_if=SUBMITTING)
+                    raise
+                if journal is not None:
+                    try:
+                        journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
+                    except HDRedrawError as exc:
+                        raise errors.unrecorded_task(sub.task_id, exc) from None
+                self._plan_eta(op, report)
+                try:
+                    status = self.wait(op, sub.task_id, ctx, report)
+                except TaskFailed as exc:
+                    _mark(journal, entry_id, FAILED, exc.code)
+                    raise
+                ok = True
+                break
+            finally:
+                limiter.release(ok)
         result = self.collect(op, status, ctx, report)
         if sub.upload_note:
             result.notes.insert(0, sub.upload_note)
         if journal is not None:
             self._keep(journal, entry_id, result)
         return result
+
+    def limiter(self, service: str) -> AdaptiveLimiter:
+        """The process-wide limiter of a service, at this client's concurrency setting."""
+        return scheduler.limiter(service, self.settings.concurrency)
 
     def _keep(self, journal: Journal, entry_id: int, result: TaskResult) -> None:
         """Record a finished result; if the journal fails now, the result in hand is still returned."""

@@ -43,7 +43,7 @@ def submit(transport: Transport, service: Service, request: TaskRequest, secret:
                   note=note.get(language()) if note else "")
     call = service.submit_call(request, secret)
     answer = transport.submit(call.path, ctx, method=call.method, data=call.data, files=call.files,
-                              json_body=call.json, headers=call.headers, on_late_answer=on_late)
+                              json_body=call.json, headers=call.headers, on_late_answer=on_late, busy_raises=True)
     made = service.read_submit(answer)
     note_balance(answer)
     sub = Submission(request.op.id, service.id, service_task_id(made.task_id), made.remaining_count,

@@ -130,8 +130,8 @@ class Transport:
 
     def submit(self, path: str, ctx: Context, *, method: str = "POST", data: dict[str, str] | None = None,
                files: dict[str, tuple[str, bytes, str]] | None = None, json_body: Any = None,
-               headers: dict[str, str] | None = None,
-               on_late_answer: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+               headers: dict[str, str] | None = None, on_late_answer: Callable[[dict[str, Any]], None] | None = None,
+               busy_raises: bool = False) -> dict[str, Any]:
         """POST that creates a task: retried only while it cannot have reached the service.
 
         The request is built on the caller's thread first, so a bad URL, a header that cannot be sent or a
@@ -159,6 +159,10 @@ class Transport:
                     raise tls_error(self.name) from None
                 raise errors.submit_uncertain(self.name, *describe(exc)) from None
             code = resp.status_code
+            if code == 429 and busy_raises:  # the caller's scheduler decides when to try again
+                raise errors.ServiceBusy(
+                    f"{self.name} is busy (HTTP 429); nothing was charged.", f"{self.name} 繁忙(HTTP 429);未扣费。",
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After")))
             if code == 429:
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 log.info("submit to %s: 429, retrying after %s", self.name, retry_after)

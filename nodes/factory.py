@@ -154,8 +154,8 @@ def with_task_ids(names: tuple[str, ...]):
     them (copy button) even when ComfyUI answers from its cache."""
     index = names.index("task_ids")
 
-    def run(self, **kwargs: Any) -> dict[str, Any]:
-        result = self.execute(**kwargs)
+    async def run(self, **kwargs: Any) -> dict[str, Any]:
+        result = await self.execute(**kwargs)
         return {"ui": {"task_ids": [t for t in result[index].splitlines() if t]}, "result": result}
 
     return run
@@ -164,14 +164,14 @@ def with_task_ids(names: tuple[str, ...]):
 def make_node(op: Operation) -> type:
     names = NODE_OUTPUTS.get(op.id, DEFAULT_OUTPUTS)
 
-    def execute(self, image: torch.Tensor, mask: torch.Tensor | None = None, unique_id: str | None = None,
-                variation: int = 0, **params: Any) -> tuple:
+    async def execute(self, image: torch.Tensor, mask: torch.Tensor | None = None, unique_id: str | None = None,
+                      variation: int = 0, **params: Any) -> tuple:
         from . import runner
 
         values = op.validate(params)  # free: nothing is sent when a value is wrong
         arrays = tensors.image_to_arrays(image, mask)
         sizes = [(a.shape[1], a.shape[0]) for a in arrays]
-        results, ui = runner.run_batch(op, arrays, values, unique_id, variation=int(variation))
+        results, ui = await runner.run_batch(op, arrays, values, unique_id, variation=int(variation))
         return build_outputs(op, names, results, ui, sizes)
 
     attrs = {

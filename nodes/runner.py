@@ -7,11 +7,11 @@ ComfyUI's per-node hooks are only ever called from the thread that executes the 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from ..engine import config, jobs, progress
@@ -24,7 +24,9 @@ from . import comfy
 
 _client_lock = threading.Lock()
 _guards: OrderedDict[str, SpendGuard] = OrderedDict()
-KEEP_GUARDS = 64  # prompts remembered; a prompt's nodes all run long before 64 newer prompts start
+_interrupted: OrderedDict[str, bool] = OrderedDict()  # prompts whose Cancel one of our nodes has seen
+KEEP_GUARDS = 64
+UI_EVERY = 0.25  # seconds between UI refreshes (and Cancel checks) while a node waits  # prompts remembered; a prompt's nodes all run long before 64 newer prompts start
 _client: tuple[tuple, jobs.Client] | None = None
 BAR_TOTAL = 1000
 
@@ -105,23 +107,27 @@ class BatchUI:
         return "\n".join(lines + self.notes)
 
 
-def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id: str | None,
-              run: Callable[..., list[TaskResult | HDRedrawError]] | None = None,
-              variation: int = 0) -> tuple[list[TaskResult], BatchUI]:
-    """Run one task per image (concurrently, bounded by the concurrency setting), in input order."""
+async def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id: str | None,
+                    run: Callable[..., list[TaskResult | HDRedrawError]] | None = None,
+                    variation: int = 0) -> tuple[list[TaskResult], BatchUI]:
+    """Run one task per image on the engine's threads, in input order, while this coroutine keeps the node's
+    UI alive: ComfyUI goes on with other nodes meanwhile, so several pack nodes of a graph wait together.
+
+    Cancel is seen from ComfyUI's flag, from its progress hook (which raises once and clears the flag), and
+    from a sibling node of the same prompt that saw it first: every pack node of that prompt stops.
+    """
     client = get_client()
     ui = BatchUI(node_id, len(images))
+    prompt = comfy.prompt_id()
     stop = threading.Event()
     caught: list[BaseException] = []
 
     def cancelled() -> bool:
-        if not stop.is_set() and comfy.interrupted():
+        if not stop.is_set() and (comfy.interrupted() or prompt in _interrupted):
             stop.set()
         return stop.is_set()
 
     def flush() -> None:
-        # ComfyUI's progress hook answers Cancel by raising (and clearing its flag): keep the exception,
-        # stop the workers, and re-raise it once they have let go.
         try:
             ui.flush()
         except Exception as exc:
@@ -129,23 +135,28 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
                 raise
             caught.append(exc)
             stop.set()
+            _note_interrupted(prompt)
         cancelled()
 
-    kwargs: dict[str, Any] = {"cancel": cancelled, "on_progress": ui.on_progress,
-                              "concurrency": client.settings.concurrency}
+    kwargs: dict[str, Any] = {"cancel": cancelled, "on_progress": ui.on_progress}
     if run is None:
         run = client.run_many
         kwargs.update(variation=variation, guard=prompt_guard(client.settings.max_new_tasks))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdredraw-node") as pool:
-        future = pool.submit(run, op, images, values, **kwargs)
-        while True:
-            try:
-                outcomes = future.result(timeout=0.25)
-                break
-            except FutureTimeout:
-                flush()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdredraw-node")
+    try:
+        future = asyncio.wrap_future(pool.submit(run, op, images, values, **kwargs))
+        while not future.done():
+            await asyncio.wait({future}, timeout=UI_EVERY)
+            flush()
+        outcomes = future.result()
+    except asyncio.CancelledError:  # ComfyUI ended the prompt (another node failed or was interrupted)
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=False)
     flush()
     if stop.is_set():
+        _note_interrupted(prompt)
         if caught:
             raise caught[0]
         comfy.raise_if_interrupted()  # raises (and clears ComfyUI's flag) when it is still set
@@ -154,6 +165,15 @@ def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id:
     if failures:
         raise _batch_error(failures, outcomes)
     return [o for o in outcomes if isinstance(o, TaskResult)], ui
+
+
+def _note_interrupted(prompt: str | None) -> None:
+    if prompt is None:
+        return
+    with _client_lock:
+        _interrupted[prompt] = True
+        while len(_interrupted) > KEEP_GUARDS:
+            _interrupted.popitem(last=False)
 
 
 def _batch_error(failures: list[tuple[int, HDRedrawError]], outcomes: list) -> HDRedrawError:

@@ -53,8 +53,8 @@ class FetchTask:
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
-    def execute(self, task_id: str = "", service: str = "HD Redraw", recent: int = 0,
-                unique_id: str | None = None) -> tuple:
+    async def execute(self, task_id: str = "", service: str = "HD Redraw", recent: int = 0,
+                      unique_id: str | None = None) -> tuple:
         from ..engine import journal as journal_mod
         from . import runner
 
@@ -69,11 +69,10 @@ class FetchTask:
         else:
             ids = parse_task_ids(task_id)
 
-        def fetch_many(op, items, values, cancel, on_progress, concurrency) -> list:
-            return runner.get_client().fetch_many(items, svc, cancel=cancel, on_progress=on_progress,
-                                                  concurrency=concurrency)
+        def fetch_many(op, items, values, cancel, on_progress) -> list:
+            return runner.get_client().fetch_many(items, svc, cancel=cancel, on_progress=on_progress)
 
-        results, ui = runner.run_batch(self.OP, ids, {}, unique_id, run=fetch_many)
+        results, ui = await runner.run_batch(self.OP, ids, {}, unique_id, run=fetch_many)
         op = specs.get("check_task_status") if svc == HDREDRAW else specs.get("hidream_vectorize")
         values = build_outputs(op, FETCH_OUTPUTS[:-1], results, ui, [])
         return (*values, journal_mod.describe(journal.recent(20)))

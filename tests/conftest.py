@@ -17,6 +17,7 @@ def _register_checkout_as_hdredraw() -> None:
 
 
 _register_checkout_as_hdredraw()
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
 from hdredraw.engine import config, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import settle  # noqa: E402
 
 from hdredraw.engine import codecs, config, errors
 from hdredraw.engine.jobs import Client
@@ -219,13 +220,13 @@ def test_nodes_reuse_and_say_so(comfy, service_env):
 
     node = nodes.NODE_CLASS_MAPPINGS["HDRedraw_RemoveFabric"]()
     image = torch.rand(1, 24, 24, 3, generator=torch.Generator().manual_seed(1))
-    a = node.execute(image=image, unique_id="5")
-    b = node.execute(image=image, unique_id="5")
+    a = settle(node.execute(image=image, unique_id="5"))
+    b = settle(node.execute(image=image, unique_id="5"))
     assert torch.equal(a[0], b[0]) and len(service_env.submissions) == 1
     assert "Reused" in comfy.texts[-1][1] or "复用" in comfy.texts[-1][1]
-    node.execute(image=image, unique_id="5", variation=3)
+    settle(node.execute(image=image, unique_id="5", variation=3))
     assert len(service_env.submissions) == 2
     fetch = nodes.NODE_CLASS_MAPPINGS["HDRedraw_FetchTask"]()
-    out = fetch.execute(task_id="", service="HD Redraw", recent=2)
+    out = settle(fetch.execute(task_id="", service="HD Redraw", recent=2))
     assert out[0].shape[0] == 2 and "remove_fabric" in out[-1]
     _ = time

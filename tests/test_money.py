@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import settle  # noqa: E402
 
 from hdredraw.engine import errors, specs
 from hdredraw.engine.jobs import Client
@@ -211,7 +212,7 @@ def _node_call(node_id, image, **overrides):
     values = {name: spec[1]["default"] for name, spec in cls.INPUT_TYPES()["required"].items()
               if isinstance(spec[0], list) or spec[0] in ("FLOAT", "INT", "BOOLEAN", "STRING")}
     values.update(overrides)
-    return getattr(cls(), cls.FUNCTION)(image=image, unique_id="7", **values)
+    return settle(getattr(cls(), cls.FUNCTION)(image=image, unique_id="7", **values))
 
 
 def test_a_list_input_cannot_slip_past_the_spend_guard(comfy, service_env, monkeypatch):

@@ -12,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import settle  # noqa: E402
+
 from hdredraw import nodes  # noqa: E402
 from hdredraw.engine import errors, specs  # noqa: E402
 
@@ -63,7 +65,7 @@ def run(node_id, image=None, **overrides):
     kwargs = widgets(node_id, **overrides)
     if image is not None:
         kwargs["image"] = image
-    out = getattr(n, n.FUNCTION)(unique_id="7", **kwargs)
+    out = settle(getattr(n, n.FUNCTION)(unique_id="7", **kwargs))
     assert out["ui"]["task_ids"] == out["result"][n.RETURN_NAMES.index("task_ids")].splitlines()
     return out["result"]
 
@@ -178,7 +180,7 @@ def test_alpha_goes_in_as_mask_and_comes_back_as_mask(comfy, service_env):
     alpha = torch.zeros(1, 40, 56)
     alpha[:, 10:30, 10:40] = 1.0
     mask_in = 1.0 - alpha
-    out, mask_out, _ = node("HDRedraw_RemoveWatermark").execute(image=img, mask=mask_in, unique_id="1")
+    out, mask_out, _ = settle(node("HDRedraw_RemoveWatermark").execute(image=img, mask=mask_in, unique_id="1"))
     assert service_env.submissions[0]["image_mode"] == "RGBA"
     assert torch.allclose(mask_out, mask_in, atol=1 / 255)
 
@@ -211,8 +213,8 @@ def test_render_svg_fetches_nothing(comfy, emu):
 
 def test_fetch_task_returns_results_again_for_free(comfy, service_env):
     _, grid, one, _, ids = run("HDRedraw_Seamless", batch())
-    images, grid2, eps, one2, svg, prompt, mask, ids2, listing = node("HDRedraw_FetchTask").execute(
-        task_id=ids, service="HD Redraw")
+    images, grid2, eps, one2, svg, prompt, mask, ids2, listing = settle(node("HDRedraw_FetchTask").execute(
+        task_id=ids, service="HD Redraw"))
     assert torch.equal(grid, grid2) and torch.equal(one, one2) and ids2 == ids
     assert len(service_env.submissions) == 1
     assert ids in listing and "seamless" in listing
@@ -220,7 +222,7 @@ def test_fetch_task_returns_results_again_for_free(comfy, service_env):
 
 def test_fetch_task_hidream(comfy, service_env):
     svg, text, *_ , ids = run("HDRedraw_HiDreamVectorize", batch(), mode="fast")
-    out = node("HDRedraw_FetchTask").execute(task_id=ids, service="HiDream")
+    out = settle(node("HDRedraw_FetchTask").execute(task_id=ids, service="HiDream"))
     assert out[4].data[0].getvalue().decode() == text and out[0].shape[-1] == 3
 
 
@@ -251,7 +253,7 @@ def test_each_documented_error_is_one_readable_exception(comfy, service_env, mon
     with pytest.raises(errors.ModerationRejected):
         run("HDRedraw_HiDreamVectorize", batch(), mode="fast")
     with pytest.raises(errors.TaskNotFound):
-        node("HDRedraw_FetchTask").execute(task_id="nope", service="HD Redraw")
+        settle(node("HDRedraw_FetchTask").execute(task_id="nope", service="HD Redraw"))
 
 
 def test_missing_base_url(comfy, monkeypatch):

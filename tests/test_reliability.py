@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import settle  # noqa: E402
 
 from hdredraw.engine import errors
 from hdredraw.engine.jobs import Client
@@ -108,7 +109,7 @@ def test_soak_200_tasks_with_random_faults(emu, comfy, service_env, monkeypatch)
                 emu.inject(rng.choice(["submit", "status", "download"]), rng.choice(kinds), retry_after=0,
                            seconds=0.6)
             try:
-                out = node.execute(image=images[i:i + 1], unique_id=str(i))
+                out = settle(node.execute(image=images[i:i + 1], unique_id=str(i)))
                 kind = "result" if out[0].shape == (1, 8, 8, 3) else "bad"
             except errors.HDRedrawError as exc:
                 kind = "error:" + exc.code if str(exc) else "silent"
@@ -143,11 +144,11 @@ def test_tiny_and_huge_images(comfy, service_env):
     from hdredraw import nodes
 
     node = nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]()
-    tiny = node.execute(image=torch.rand(1, 1, 1, 3))[0]
+    tiny = settle(node.execute(image=torch.rand(1, 1, 1, 3)))[0]
     assert tiny.shape[1:3] == (1, 1)
     huge = torch.empty((1, 16384, 16384, 3))  # never touched: refused from its shape
     with pytest.raises(errors.ValidationError, match="16384×16384"):
-        node.execute(image=huge)
+        settle(node.execute(image=huge))
     assert len(service_env.submissions) == 1
 
 
@@ -207,13 +208,13 @@ def test_secrets_never_leak_anywhere(emu, comfy, monkeypatch, tmp_path, fast_pol
         for node_id, cls in nodes.NODE_CLASS_MAPPINGS.items():
             node = cls()
             if node_id == "HDRedraw_FetchTask":
-                out = node.execute(task_id=emu.submissions[0]["task_id"], service="HD Redraw")
+                out = settle(node.execute(task_id=emu.submissions[0]["task_id"], service="HD Redraw"))
             elif node_id == "HDRedraw_RenderSVG":
-                out = node.execute(svg_text='<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+                out = settle(node.execute(svg_text='<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'))
             else:
                 extra = {"prompt": "x"} if node_id == "HDRedraw_EditImage" else {}
                 extra |= {"vector_switch": True} if node_id == "HDRedraw_Redraw" else {}
-                out = node.execute(image=image, unique_id="1", **extra)
+                out = settle(node.execute(image=image, unique_id="1", **extra))
             texts.extend(str(o) for o in out if isinstance(o, str))
         failures = [
             lambda: emu.inject("submit", "drop_after_accept"),
@@ -225,8 +226,8 @@ def test_secrets_never_leak_anywhere(emu, comfy, monkeypatch, tmp_path, fast_pol
             arm()
             for node_id in ("HDRedraw_RemoveFabric", "HDRedraw_HiDreamVectorize"):
                 try:
-                    nodes.NODE_CLASS_MAPPINGS[node_id]().execute(image=torch.rand(1, 8, 8, 3), unique_id="2",
-                                                                 variation=random.randint(1, 10**9))
+                    settle(nodes.NODE_CLASS_MAPPINGS[node_id]().execute(image=torch.rand(1, 8, 8, 3), unique_id="2",
+                                                                        variation=random.randint(1, 10**9)))
                 except errors.HDRedrawError as exc:
                     texts.append(str(exc) + repr(exc.args))
             emu.reset()
@@ -234,7 +235,7 @@ def test_secrets_never_leak_anywhere(emu, comfy, monkeypatch, tmp_path, fast_pol
             emu.add_token(TOKEN)
         monkeypatch.setenv("HDREDRAW_USER_KEY", KEY + "-wrong")
         try:
-            nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=image, unique_id="3", variation=5)
+            settle(nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=image, unique_id="3", variation=5))
         except errors.HDRedrawError as exc:
             texts.append(str(exc))
     finally:

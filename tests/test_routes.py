@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from helpers import settle
 
 pytest.importorskip("torch")
 
@@ -38,7 +39,7 @@ def test_tasks_payload_lists_the_journal(comfy, service_env):
 
     from hdredraw import nodes
 
-    nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 16, 16, 3), unique_id="1")
+    settle(nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 16, 16, 3), unique_id="1"))
     tasks = routes.tasks_payload()["tasks"]
     assert tasks[0]["op"] == "face_enhance" and tasks[0]["status"] == "done"
     assert routes.status_payload()["balance"]["remaining_count"] == 99
@@ -51,7 +52,7 @@ def test_status_survives_a_broken_setting_and_a_restart(monkeypatch, comfy, serv
     from hdredraw import nodes
     from hdredraw.engine import progress
 
-    nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 8, 8, 3), unique_id="1")
+    settle(nodes.NODE_CLASS_MAPPINGS["HDRedraw_FaceEnhance"]().execute(image=torch.rand(1, 8, 8, 3), unique_id="1"))
     progress.last_balance.clear()  # as after a restart
     assert routes.status_payload()["balance"]["remaining_count"] == 99
     monkeypatch.setenv("HDREDRAW_CONCURRENCY", "lots")

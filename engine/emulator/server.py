@@ -153,6 +153,10 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         if fault and kind in ("500", "501", "502", "503"):
             return self._send(error_page(int(kind)))
+        if phase == "submit" and emu.max_concurrent is not None and emu.running() >= emu.max_concurrent:
+            page = error_page(429)
+            page.headers["Retry-After"] = "1"
+            return self._send(page)
         if fault and kind == "429":
             page = error_page(429)
             page.headers["Retry-After"] = str(fault.opts.get("retry_after", 1))
@@ -233,6 +237,8 @@ def control(emu: Emulator, method: str, path: str, body: bytes) -> Reply:
                 emu.processing_time = data["processing_time"]
             if "status_cache" in data:
                 emu.status_cache = data["status_cache"]
+            if "max_concurrent" in data:
+                emu.max_concurrent = None if data["max_concurrent"] is None else int(data["max_concurrent"])
             for op_id, seconds in (data.get("processing_times") or {}).items():
                 emu.set_processing_time(op_id, seconds)
         elif action == "accounts":

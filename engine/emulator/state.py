@@ -89,6 +89,7 @@ class EmulatorState:
                  price: int = 1):
         self._lock = threading.RLock()
         self._processing_time = float(processing_time)
+        self.max_concurrent: int | None = None  # answer submits with 429 while this many tasks are running
         self._status_cache = float(status_cache)
         self._op_times: dict[str, float] = {}
         self._tokens = {hidream_token}
@@ -119,6 +120,12 @@ class EmulatorState:
         with self._lock:
             self._status_cache = max(0.0, float(seconds))
             self._cache.clear()
+
+    def running(self) -> int:
+        """Tasks accepted and not yet finished (what a service's concurrency limit counts)."""
+        now = time.time()
+        with self._lock:
+            return sum(1 for t in self._tasks.values() if t.done_at > now and not t.fail)
 
     def set_processing_time(self, op_id: str, seconds: float | None) -> None:
         """Per-operation processing time (None goes back to the global `processing_time`)."""
@@ -248,6 +255,7 @@ class EmulatorState:
             self._fail_next: deque[str] = deque()
             self._submissions: list[dict[str, Any]] = []
             self._requests: list[dict[str, Any]] = []
+            self.max_concurrent = None
             self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ tasks
