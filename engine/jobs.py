@@ -23,6 +23,7 @@ from .errors import HDRedrawError, SubmitUncertain, TaskFailed
 from .journal import DONE, FAILED, PENDING, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
 from .progress import (
     STAGE_FRACTION,
+    Estimate,
     Progress,
     ProgressFn,
     Submission,
@@ -44,6 +45,7 @@ log = get_logger("hdredraw.jobs")
 Image = bytes | np.ndarray | codecs.Encoded | str
 # Threads one batch may use to wait on its tasks; how many run on the service at once is the limiter's job.
 MAX_WORKERS = 64
+HISTORY = 200  # finished tasks the progress estimate looks back over
 
 
 class Client:
@@ -292,11 +294,16 @@ class Client:
         return result
 
     def _plan_eta(self, op: Operation, report: _Reporter, submitted_wall: float | None = None) -> None:
+        """Drive the progress bar and the time left from how long this operation's tasks usually take."""
         if self.journal is None:
             return
-        median = self.journal.median_duration(op.id)
-        if median is not None:
-            report.eta_total = median
+        try:
+            done = [e for e in self.journal.recent(HISTORY, DONE) if e.op_id == op.id]
+        except HDRedrawError:  # the estimate is a nicety; never fail a paid task for it
+            return
+        report.estimate = Estimate.from_durations([e.finished_at - e.submitted_at for e in done
+                                                   if e.finished_at and e.submitted_at])
+        if report.estimate is not None:
             age = time.time() - submitted_wall if submitted_wall else 0.0
             report.submitted_at = time.monotonic() - max(0.0, age)
 
@@ -321,6 +328,7 @@ class Client:
                 reservation.refund()
                 raise
         limiter = self.limiter(op.service)
+        self._plan_eta(op, report)
         while True:
             try:
                 limiter.acquire(ctx, lambda active, limit: report.update(note=Text(
@@ -354,7 +362,6 @@ class Client:
                         journal.submitted(entry_id, sub.task_id, sub.remaining_count, sub.remaining_money)
                     except HDRedrawError as exc:
                         raise errors.unrecorded_task(sub.task_id, exc) from None
-                self._plan_eta(op, report)
                 try:
                     status = self.wait(op, sub.task_id, ctx, report)
                 except TaskFailed as exc:

@@ -6,6 +6,7 @@ stack.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +62,7 @@ class Progress:
     note: str = ""
     eta: float | None = None  # seconds left, estimated from the journal's history
     reused: bool = False
+    late: bool = False  # running longer than 9 in 10 earlier tasks of this operation
 
     def text(self, lang: str = "en") -> str:
         zh = lang.startswith("zh")
@@ -80,8 +82,12 @@ class Progress:
             if self.remaining_money is not None:
                 left.append(f"¥{self.remaining_money}")
             parts.append(("剩余 " if zh else "left: ") + " / ".join(left))
-        if self.eta is not None and self.stage in ("queued", "processing"):
-            parts.append(f"约剩 {self.eta:.0f} 秒(估计)" if zh else f"~{self.eta:.0f} s left (estimate)")
+        if self.stage in ("queued", "processing"):
+            if self.late:
+                parts.append("比平时久" if zh else "taking longer than usual")
+            elif self.eta is not None:
+                left = max(1, math.ceil(self.eta))
+                parts.append(f"约剩 {left} 秒(估计)" if zh else f"~{left} s left (estimate)")
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
@@ -119,6 +125,48 @@ class TaskResult:
 ProgressFn = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How long this operation's tasks usually take (from the journal), turned into a progress curve.
+
+    As ComfyUI core does with its server estimates: the bar reaches 90% at the median (p50) and 95% at the
+    90th percentile, then creeps towards 99% without ever claiming to be done; the time left counts down
+    to p50, then to p90, and after p90 the text says the task is taking longer than usual.
+    """
+
+    p50: float
+    p90: float
+
+    @classmethod
+    def from_durations(cls, durations: list[float]) -> Estimate | None:
+        ds = sorted(d for d in durations if d is not None and d >= 0)
+        if not ds:
+            return None
+        p50 = max(0.5, _quantile(ds, 0.5))
+        return cls(p50, max(p50 * 1.1, _quantile(ds, 0.9)))
+
+    def fraction(self, t: float, start: float = 0.05) -> float:
+        if t <= self.p50:
+            return start + (0.90 - start) * max(0.0, t) / self.p50
+        if t <= self.p90:
+            return 0.90 + 0.05 * (t - self.p50) / (self.p90 - self.p50)
+        return 0.95 + 0.04 * (1.0 - math.exp(-(t - self.p90) / self.p90))
+
+    def left(self, t: float) -> float | None:
+        """Seconds left (counting to p50, then to p90), or None once the task runs longer than usual."""
+        if t >= self.p90:
+            return None
+        target = self.p50 if t < self.p50 - 0.5 else self.p90
+        return max(target - t, 0.5)
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
 class _Reporter:
     """Turns job state into Progress reports, at least once a second while waiting."""
 
@@ -127,7 +175,7 @@ class _Reporter:
         self.started = time.monotonic()
         self.last_sent = 0.0
         self.state = Progress("encoding", 0.0, False, "", 0.0)
-        self.eta_total: float | None = None
+        self.estimate: Estimate | None = None
         self.submitted_at: float | None = None
 
     def update(self, **changes: Any) -> None:
@@ -144,8 +192,12 @@ class _Reporter:
             return
         now = time.monotonic()
         self.state.elapsed = now - self.started
-        if self.eta_total is not None and self.submitted_at is not None:
-            self.state.eta = max(0.0, self.eta_total - (now - self.submitted_at))
+        st = self.state
+        if self.estimate is not None and self.submitted_at is not None and st.stage in ("queued", "processing"):
+            t = now - self.submitted_at
+            st.eta, st.late = self.estimate.left(t), t >= self.estimate.p90
+            if not st.exact:
+                st.fraction = self.estimate.fraction(t, STAGE_FRACTION["submitting"])
         self.last_sent = now
         try:
             self.on_progress(Progress(**vars(self.state)))
