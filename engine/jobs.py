@@ -331,10 +331,9 @@ class Client:
         self._plan_eta(op, report)
         while True:
             try:
-                limiter.acquire(ctx, lambda active, limit: report.update(note=Text(
+                limiter.acquire(ctx, lambda active, limit: report.update(stage="queued", note=Text(
                     f"Waiting for a free slot ({active} tasks running on this service)",
                     f"等待空闲名额(该服务上有 {active} 个任务在运行)").get(language())))
-                report.update(note="")
             except HDRedrawError as exc:  # cancelled or timed out before sending: nothing was created
                 _mark(journal, entry_id, FAILED, exc.code)
                 reservation.refund()

@@ -173,7 +173,7 @@ class _Reporter:
     def __init__(self, on_progress: ProgressFn | None):
         self.on_progress = on_progress
         self.started = time.monotonic()
-        self.last_sent = 0.0
+        self.last_sent = self.started  # the first report comes from a real step, not a tick
         self.state = Progress("encoding", 0.0, False, "", 0.0)
         self.estimate: Estimate | None = None
         self.submitted_at: float | None = None
