@@ -30,6 +30,11 @@ UNCERTAIN_REDIRECTS = frozenset({302, 303})
 RESULT_URL_KEYS = frozenset({"images_url", "images_urls", "grid_url", "images_url_1m", "vector_url", "image"})
 
 
+# Multiplies every wait between attempts (backoff, Retry-After, busy pauses). 1.0 in real use; the test
+# suite lowers it so that tests which are not about waiting do not wait.
+BACKOFF_SCALE = 1.0
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 5
@@ -40,8 +45,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Full-jitter exponential backoff; a Retry-After from the service wins (up to a cap)."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return random.uniform(0, min(self.cap, self.base * (2 ** attempt)))
+            return BACKOFF_SCALE * min(max(retry_after, 0.0), self.retry_after_cap)
+        return BACKOFF_SCALE * random.uniform(0, min(self.cap, self.base * (2 ** attempt)))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from . import http_faults
 from .redact import get_logger
 from .transport import TICK, Context
 
@@ -79,11 +80,11 @@ class AdaptiveLimiter:
 
         The refusals of one wave arrive together; they halve the limit once, not once each.
         """
-        pause = min(max(retry_after if retry_after is not None else 1.0, 0.0), 60.0)
+        pause = http_faults.BACKOFF_SCALE * min(max(retry_after if retry_after is not None else 1.0, 0.0), 60.0)
         with self._cond:
             now = time.monotonic()
             before = self.limit
-            if now >= self.halved_at + max(pause, 1.0):
+            if now >= self.halved_at + max(pause, http_faults.BACKOFF_SCALE):
                 self.limit = max(1, self.limit // 2)
                 self.halved_at = now
             self.successes = 0

@@ -19,7 +19,7 @@ def _register_checkout_as_hdredraw() -> None:
 _register_checkout_as_hdredraw()
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
-from hdredraw.engine import config, jobs, services, steps  # noqa: E402
+from hdredraw.engine import config, http_faults, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402
 
 SECRET_KEY = "emulator-key"
@@ -33,18 +33,34 @@ def emulator():
 
 
 @pytest.fixture
-def emu(emulator):
-    """The shared emulator, reset to a clean state for each test."""
+def emu(emulator, request):
+    """The shared emulator, reset to a clean state for each test (its 3 s status cache only for timing tests)."""
     emulator.reset()
     emulator.processing_time = 0.3
-    emulator.status_cache = 3.0
+    emulator.status_cache = 3.0 if request.node.get_closest_marker("timing") else 0.0
     yield emulator
     emulator.reset()
 
 
+@pytest.fixture(autouse=True)
+def quick_waits(request, monkeypatch):
+    """Tests that are not about waiting do not wait: near-zero backoff, first poll at once, fast polls.
+
+    Tests about the rhythm itself carry @pytest.mark.timing and see the real values.
+    """
+    if request.node.get_closest_marker("timing"):
+        return
+    monkeypatch.setattr(http_faults, "BACKOFF_SCALE", 0.01)
+    monkeypatch.setattr(steps, "FIRST_POLL_DELAY", 0.0)
+    for service in services.SERVICES.values():
+        monkeypatch.setattr(service, "poll_interval", 0.05)
+
+
 @pytest.fixture
-def fast_polls(monkeypatch):
-    """Shorter poll rhythm for tests that are not about the rhythm itself."""
+def fast_polls(monkeypatch, request):
+    """A shorter (but real) poll rhythm, for timing tests that are not about the rhythm itself."""
+    if not request.node.get_closest_marker("timing"):
+        return  # quick_waits already did better
     monkeypatch.setattr(steps, "FIRST_POLL_DELAY", 0.05)
     monkeypatch.setattr(services.get("hdredraw"), "poll_interval", 0.3)
     monkeypatch.setattr(services.get("hidream"), "poll_interval", 0.2)

@@ -188,6 +188,7 @@ def test_status_faults_are_retried(client, emu, kind):
     assert result.images and len(emu.submissions) == 1
 
 
+@pytest.mark.timing
 def test_status_429_honours_retry_after(client, emu):
     emu.inject("status", "429", count=1, retry_after=1)
     t0 = time.monotonic()
@@ -253,6 +254,7 @@ def test_connection_refused_is_retried_then_explained(emu, make_settings):
 
 # --------------------------------------------------------------------------- rhythm, cancel, deadline
 
+@pytest.mark.timing
 def test_polls_follow_the_three_second_cache(emu, make_settings):
     emu.processing_time = 7.0
     c = Client(make_settings())
