@@ -77,11 +77,17 @@ def build_outputs(op: Operation, names: tuple[str, ...], results: list, ui: Any,
     lang = errors.preferred_language()
     cache: dict[str, Any] = {}
 
+    def safe_svgs() -> list[list[bytes]]:  # every SVG output and preview uses the sanitized documents
+        if "svgs" not in cache:
+            cache["svgs"] = outputs.safe_svgs(results)
+        return cache["svgs"]
+
     def main_images() -> tuple[torch.Tensor, torch.Tensor]:
         if "main" not in cache:
             blobs = [b for r in results for b in (r.images if op.id in ("extract_pattern",) else r.images[:1])]
             if not blobs and any(r.svgs for r in results):  # HiDream tasks: their SVGs, rendered
-                image, mask, padded = tensors.arrays_to_image(outputs.render_svgs([d for r in results for d in r.svgs]))
+                rendered = outputs.render_svgs([d for ds in safe_svgs() for d in ds])
+                image, mask, padded = tensors.arrays_to_image(rendered)
             elif not blobs:
                 ui.note(Text("These results have no images; that output shows a placeholder.",
                              "这些结果没有图像,该输出为占位图。").get(lang))
@@ -103,7 +109,7 @@ def build_outputs(op: Operation, names: tuple[str, ...], results: list, ui: Any,
 
     def preview() -> torch.Tensor:
         if op.id == "hidream_vectorize":
-            arrays = outputs.render_svgs([r.svgs[0] for r in results], [(w, 0) for w, _ in input_sizes])
+            arrays = outputs.render_svgs([ds[0] for ds in safe_svgs()], [(w, 0) for w, _ in input_sizes])
             image, mask, _ = tensors.arrays_to_image(arrays)
             cache["preview_mask"] = mask
             return image
@@ -141,9 +147,9 @@ def build_outputs(op: Operation, names: tuple[str, ...], results: list, ui: Any,
         elif name == "task_ids":
             values.append("\n".join(r.task_id for r in results))
         elif name == "svg":
-            values.append(outputs.svg_object([d for r in results for d in r.svgs]))
+            values.append(outputs.svg_object([d for ds in safe_svgs() for d in ds]))
         elif name == "svg_text":
-            values.append("\n".join(d.decode("utf-8", "replace") for r in results for d in r.svgs))
+            values.append("\n".join(d.decode("utf-8") for ds in safe_svgs() for d in ds))
         else:
             raise KeyError(name)
     return tuple(values)

@@ -8,14 +8,17 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..engine import codecs, svg
-from ..engine.jobs import TaskResult
+from ..engine import codecs, errors, svg
 from . import comfy, tensors
 from .contract import SVG
+
+if TYPE_CHECKING:  # RenderSVG uses this module without the HTTP stack
+    from ..engine.jobs import TaskResult
 
 
 def stack(blobs: list[bytes]) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -60,13 +63,43 @@ def placeholder(size: int = 256) -> np.ndarray:
     return np.repeat(board[..., None], 3, axis=2)
 
 
+def safe_svgs(results: list[TaskResult]) -> list[list[bytes]]:
+    """Each result's SVG documents through `svg.sanitize_document`: whatever the service sent, what the nodes
+    output, save or render carries no script, handler or external reference.  A refused document names its
+    task, so the paid result can still be found."""
+    out = []
+    for r in results:
+        docs = []
+        for data in r.svgs:
+            try:
+                docs.append(svg.sanitize_document(data))
+            except errors.HDRedrawError as exc:
+                raise errors.ResultError(exc.en, exc.zh, task_id=r.task_id) from None
+        out.append(docs)
+    return out
+
+
 def svg_object(documents: list[bytes]) -> SVG:
     return SVG([io.BytesIO(d) for d in documents])
 
 
+def render_one(data: bytes, width: int = 0, height: int = 0, background: str | None = None, *,
+               fit: bool = False) -> np.ndarray:
+    """`svg.render` with ComfyUI's Cancel: pressing it stops the renderer, and the run ends as interrupted."""
+    try:
+        return svg.render(data, width, height, background, fit=fit, cancel=comfy.interrupted)
+    except errors.HDRedrawError:
+        if comfy.interrupted():
+            comfy.raise_if_interrupted()
+            raise comfy.interrupt_exception() from None
+        raise
+
+
 def render_svgs(documents: list[bytes], sizes: list[tuple[int, int]] | None = None) -> list[np.ndarray]:
+    """Previews: each document at its requested size (0 = keep the aspect ratio / the SVG's own size), scaled
+    down to fit the render cap rather than failing."""
     out = []
     for i, doc in enumerate(documents):
         w, h = sizes[i] if sizes and i < len(sizes) else (0, 0)
-        out.append(svg.render(doc, width=w, height=h))
+        out.append(render_one(doc, w, h, fit=True))
     return out

@@ -121,13 +121,33 @@ class RenderSVG:
             documents += [d.encode("utf-8") for d in _split_svgs(svg_text)]
         if not documents:
             raise errors.ValidationError("Connect an SVG or SVG text to render.", "请连接 SVG 或 SVG 源码以渲染。")
-        from ..engine import svg as svg_render
+        from .outputs import render_one
 
-        arrays = [svg_render.render(d, width, height, background.strip() or None) for d in documents]
+        # Both sides 0: the SVG's own size, scaled down to the render cap if needed; a size asked for is exact
+        # (the SVG's preserveAspectRatio decides the fit) and refused with a clear error when over the cap.
+        arrays = [render_one(d, int(width), int(height), background.strip() or None) for d in documents]
         image, mask, _ = tensors.arrays_to_image(arrays)
         return image, mask
 
 
+_SVG_TAG_RE = re.compile(r"<(/?)svg\b[^<>]*?(/?)>", re.I)  # stops at the next "<": linear
+
+
 def _split_svgs(text: str) -> list[str]:
-    parts = re.findall(r"(?:<\?xml[^>]*>\s*)?<svg\b.*?</svg>", text, flags=re.S | re.I)
+    """The top-level <svg> documents in a text (svg_text joins several), counting nesting so that an <svg>
+    inside an <svg> stays in its document; linear in the text's length.  Text with no complete <svg> is
+    returned whole, for the parser to explain what is wrong with it."""
+    parts, depth, start = [], 0, 0
+    for m in _SVG_TAG_RE.finditer(text):
+        closing, self_closing = m.group(1), m.group(2)
+        if closing:
+            if depth == 1:
+                parts.append(text[start:m.end()])
+            depth = max(0, depth - 1)
+        elif not self_closing:
+            if depth == 0:
+                start = m.start()
+            depth += 1
+        elif depth == 0:
+            parts.append(m.group(0))
     return parts or [text]
