@@ -254,7 +254,7 @@ class Client:
             return None
         result = TaskResult(entry.task_id or "", entry.op_id, entry.service, images=files["images"],
                             grid=files["grid"], image_1x=files["image_1x"], vector=files["vector"],
-                            svgs=files["svgs"], prompt=files["prompt"], urls=files["urls"],
+                            svgs=[steps.safe_svg(d, entry.task_id or "") for d in files["svgs"]], prompt=files["prompt"], urls=files["urls"],
                             remaining_count=entry.remaining_count, remaining_money=entry.remaining_money)
         note = Text(f"Reused the result of task {entry.task_id}: no new charge.",
                     f"复用任务 {entry.task_id} 的结果:未重复扣费。")

@@ -96,7 +96,7 @@ def collect(transport: Transport, service: Service, op: Operation, status: Statu
         data = f.inline if f.inline is not None else transport.download(f.url, ctx, max_bytes=max_bytes,
                                                                         validate=CHECKS[f.kind])
         if f.kind == "svgs":
-            data = _safe_svg(data, task_id)
+            data = safe_svg(data, task_id)
         if isinstance(getattr(result, f.kind), list):
             getattr(result, f.kind).append(data)
         else:
@@ -128,12 +128,9 @@ def _urls(files: list[Any]) -> dict[str, Any]:
     return urls
 
 
-def _safe_svg(data: bytes, task_id: str) -> bytes:
+def safe_svg(data: bytes, task_id: str) -> bytes:
     """SVG from a service is untrusted: it is stored, output and saved only without scripts or links."""
-    sanitize = getattr(svg, "sanitize_document", None)
-    if sanitize is None:
-        return data
     try:
-        return sanitize(data)
+        return svg.sanitize_document(data)
     except errors.HDRedrawError as exc:
         raise errors.ResultError(exc.en, exc.zh, task_id=task_id) from None

@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import settle
 
 from hdredraw.engine import errors, svg, svgrender
 
@@ -51,7 +52,7 @@ def image(h=40, w=56):
 
 def vectorize(nodes, img=None):
     n = nodes.NODE_CLASS_MAPPINGS["HDRedraw_HiDreamVectorize"]()
-    return n.execute(image=image() if img is None else img, mode="fast", unique_id="3")
+    return settle(n.execute(image=image() if img is None else img, mode="fast", unique_id="3"))
 
 
 def render_node(nodes, text, width=0, height=0, background=""):
@@ -73,7 +74,7 @@ def test_hostile_viewbox_preview_is_capped_and_the_process_survives(comfy, servi
     assert max(h, w) <= svgrender.MAX_RENDER_SIDE and h * w <= svgrender.MAX_RENDER_PIXELS
     assert (h, w) == (svgrender.MAX_RENDER_SIDE, 1)  # fitted, aspect kept as far as pixels allow
     assert mask.shape == preview.shape[:3]
-    again = nodes.NODE_CLASS_MAPPINGS["HDRedraw_FetchTask"]().execute(task_id=ids, service="HiDream")
+    again = settle(nodes.NODE_CLASS_MAPPINGS["HDRedraw_FetchTask"]().execute(task_id=ids, service="HiDream"))
     assert max(again[0].shape[1:3]) <= svgrender.MAX_RENDER_SIDE
 
 
@@ -312,9 +313,11 @@ def test_hidream_and_fetch_task_outputs_are_sanitized(comfy, service_env, serve_
         body = body.replace(f"<svg {NS} {XLINK}", "<svg", 1)
         assert "alert" not in body and "script" not in body and "http" not in body and "<set" not in body
     assert 'fill="#ff0000"' in text and saved.decode() == text and saved == svg.sanitize_document(evil)
-    fetched = nodes.NODE_CLASS_MAPPINGS["HDRedraw_FetchTask"]().execute(task_id=ids, service="HiDream")
+    fetched = settle(nodes.NODE_CLASS_MAPPINGS["HDRedraw_FetchTask"]().execute(task_id=ids, service="HiDream"))
     assert fetched[4].data[0].getvalue() == saved
     assert not [r for r in service_env.requests if "/t.png" in r.get("path", "")]
+    kept = b"".join(p.read_bytes() for p in (tmp_path / "hdredraw-data").rglob("*") if p.is_file())
+    assert b"alert(1)" not in kept and b"<script" not in kept  # the journal keeps only the safe markup
 
 
 def test_rendering_never_reads_local_files(tmp_path):
