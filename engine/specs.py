@@ -23,11 +23,6 @@ HIDREAM = "hidream"
 # Field kinds.
 FLOAT, INT, BOOL, STRING, CHOICE, IMAGE = "float", "int", "bool", "string", "choice", "image"
 
-# Result kinds an operation can produce (what the status answer may carry).
-R_IMAGES, R_GRID, R_IMAGE_1X, R_VECTOR, R_PROMPT, R_SVG = (
-    "images", "grid", "image_1x", "vector", "prompt", "svg")
-
-
 # Task ids are UUID-like in both services' documentation; anything else (a path, a URL, markup) is refused
 # before it reaches a request, a file name or the journal.
 TASK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -230,13 +225,14 @@ class Operation:
     title: Text
     description: Text
     fields: tuple[Field, ...]
-    results: tuple[str, ...] = (R_IMAGES,)
     method: str = "POST"
     category: str = ""
     # Paid operations create a task (and charge); status queries do not.
     paid: bool = True
     # The operation (id) that reports this operation's tasks; HD Redraw's all share one.
     status_op: str = "check_task_status"
+    # What its node returns, in order (names of the node layer's output kinds; the contract's first).
+    outputs: tuple[str, ...] = ("image", "mask", "task_ids")
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -353,14 +349,16 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
                        "是否自动生成提示词(结果中返回 generated_prompt)。"),
                   required=False, default=False),
         ),
-        results=(R_IMAGES, R_PROMPT, R_VECTOR), category=f"{_CAT}/Enhance"),
+        outputs=('image', 'generated_prompt', 'eps_path', 'mask', 'task_ids'),
+        category=f"{_CAT}/Enhance"),
     Operation(
         "vectorize", HDREDRAW, "/api/submit_vector_task", "HDRedraw_Vectorize",
         Text("Vectorize (EPS)", "矢量图转换(EPS)"),
         Text("Converts a bitmap with few colours into an EPS vector. Not meant for photos.",
              "位图转矢量图(EPS),只适合颜色较少的图片,不适合真实照片。"),
         (_COLOR_COUNT, _image("要转换的位图文件", "The bitmap to convert")),
-        results=(R_VECTOR, R_IMAGES), category=f"{_CAT}/Vector"),
+        outputs=('eps_path', 'preview', 'task_ids'),
+        category=f"{_CAT}/Vector"),
     Operation(
         "face_enhance", HDREDRAW, "/api/submit_face_enhance_task", "HDRedraw_FaceEnhance",
         Text("Face Enhance", "人脸修复"),
@@ -388,7 +386,8 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
             *_EXPANDS,
             _image(),
         ),
-        results=(R_IMAGES, R_GRID, R_IMAGE_1X), category=f"{_CAT}/Pattern"),
+        outputs=('image', 'grid', 'image_1x', 'mask', 'task_ids'),
+        category=f"{_CAT}/Pattern"),
     Operation(
         "remove_fabric", HDREDRAW, "/api/submit_remove_fabric_task", "HDRedraw_RemoveFabric",
         Text("Remove Fabric Texture", "移除布纹"),
@@ -422,6 +421,7 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
                   choices=tuple(Choice(r, Text(r, r)) for r in ASPECT_RATIOS)),
             _image("要提取印花的服装图像文件", "The garment photo"),
         ),
+        outputs=('images', 'mask', 'task_ids'),
         category=f"{_CAT}/Pattern"),
     Operation(
         "remove_diamonds", HDREDRAW, "/api/submit_remove_diamonds_task", "HDRedraw_RemoveDiamonds",
@@ -450,7 +450,8 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
         Text("Fetch Task Result", "获取任务结果"),
         Text("Returns a finished task's results again, at no cost, from its task id.",
              "根据任务ID再次获取已完成任务的结果,不扣费。"),
-        (_TASK_ID,), results=(R_IMAGES, R_GRID, R_IMAGE_1X, R_VECTOR, R_PROMPT), paid=False,
+        (_TASK_ID,), paid=False,
+        outputs=('images', 'grid', 'eps_path', 'image_1x', 'svg', 'generated_prompt', 'mask', 'task_ids'),
         category=f"{_CAT}/Tasks"),
     Operation(
         "hidream_vectorize", HIDREAM, "/api-pub/gw/v2/image/img2svg/async", "HDRedraw_HiDreamVectorize",
@@ -469,7 +470,8 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
                        "任务完成回调通知接口(可选,需公网可访问)。"), required=False, default="",
                   omit_empty=True),
         ),
-        results=(R_SVG,), category=f"{_CAT}/HiDream", status_op="hidream_results"),
+        outputs=('svg', 'svg_text', 'preview', 'mask', 'task_ids'),
+        category=f"{_CAT}/HiDream", status_op="hidream_results"),
     Operation(
         "hidream_results", HIDREAM, "/api-pub/gw/v2/image/img2svg/async/results", "",
         Text("HiDream task results", "HiDream 任务结果"),
@@ -477,7 +479,7 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
         (_TASK_ID,
          Field("request_id", STRING, Text("request id", "请求ID"),
                Text("Optional request id.", "可选的请求ID。"), required=False, default="", omit_empty=True)),
-        results=(R_SVG,), method="GET", paid=False, category=f"{_CAT}/HiDream", status_op="hidream_results"),
+        method="GET", paid=False, category=f"{_CAT}/HiDream", status_op="hidream_results"),
 )}
 
 

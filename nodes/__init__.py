@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from ..engine import config, specs, text
-from . import comfy, routes
+from . import comfy_hooks as hooks
+from . import routes
 from .factory import operation_nodes
-from .special import FetchTask, RenderSVG
+from .fetch_task import FetchTask
+from .render_svg import RenderSVG
 
-_user = comfy.user_dir()
+_user = hooks.user_dir()
 if _user is not None:
     config.set_default_dir(_user / "hdredraw")
 
-text.set_resolver(comfy.comfy_locale)  # one language for node text, engine notes and errors
+text.set_resolver(hooks.comfy_locale)  # one language for node text, engine notes and errors
 routes.register()
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {

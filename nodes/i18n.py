@@ -13,7 +13,7 @@ from typing import Any
 
 from ..engine import config, specs
 from ..engine.text import Text
-from .contract import OUT
+from .output_kinds import OUT
 
 LANGS = ("en", "zh")
 ROOT = Path(__file__).resolve().parents[1] / "locales"

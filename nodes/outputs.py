@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from ..engine import codecs, errors, svg
-from . import comfy, tensors
-from .contract import SVG
+from . import comfy_hooks as hooks
+from . import tensors
+from .output_kinds import SVG
 
 if TYPE_CHECKING:  # RenderSVG uses this module without the HTTP stack
     from ..engine.jobs import TaskResult
@@ -28,7 +29,7 @@ def stack(blobs: list[bytes]) -> tuple[torch.Tensor, torch.Tensor, bool]:
 def save_eps(result: TaskResult) -> str:
     """Save the EPS under ComfyUI's output folder (subfolder hdredraw/) with a unique name."""
     assert result.vector is not None
-    folder = comfy.output_dir() / "hdredraw"
+    folder = hooks.output_dir() / "hdredraw"
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(result.vector).hexdigest()[:8]
     path = folder / f"{result.op_id}_{result.task_id}_{digest}.eps"
@@ -87,11 +88,11 @@ def render_one(data: bytes, width: int = 0, height: int = 0, background: str | N
                fit: bool = False) -> np.ndarray:
     """`svg.render` with ComfyUI's Cancel: pressing it stops the renderer, and the run ends as interrupted."""
     try:
-        return svg.render(data, width, height, background, fit=fit, cancel=comfy.interrupted)
+        return svg.render(data, width, height, background, fit=fit, cancel=hooks.interrupted)
     except errors.HDRedrawError:
-        if comfy.interrupted():
-            comfy.raise_if_interrupted()
-            raise comfy.interrupt_exception() from None
+        if hooks.interrupted():
+            hooks.raise_if_interrupted()
+            raise hooks.interrupt_exception() from None
         raise
 
 

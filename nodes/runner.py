@@ -20,7 +20,7 @@ from ..engine.jobs import Progress, TaskResult
 from ..engine.journal import Journal
 from ..engine.specs import Operation
 from ..engine.spend import SpendGuard
-from . import comfy
+from . import comfy_hooks as hooks
 
 _client_lock = threading.Lock()
 _guards: OrderedDict[str, SpendGuard] = OrderedDict()
@@ -47,7 +47,7 @@ def get_client() -> jobs.Client:
 
 def prompt_guard(cap: int) -> SpendGuard | None:
     """The spend guard shared by every pack node of the running prompt (list items, several nodes)."""
-    pid = comfy.prompt_id()
+    pid = hooks.prompt_id()
     if pid is None:
         return None
     with _client_lock:
@@ -67,8 +67,8 @@ class BatchUI:
         self.count = count
         self.states: list[Progress | None] = [None] * count
         self.lock = threading.Lock()
-        self.bar = comfy.ProgressBar(BAR_TOTAL, node_id)
-        self.lang = comfy.ui_language()
+        self.bar = hooks.ProgressBar(BAR_TOTAL, node_id)
+        self.lang = hooks.ui_language()
         self.notes: list[str] = []
         self.last_text = ""
 
@@ -88,8 +88,8 @@ class BatchUI:
         text = self.text(states)
         if text != self.last_text:
             self.last_text = text
-            comfy.send_text(self.node_id, text)
-            comfy.send_event("hdredraw.status", {
+            hooks.send_text(self.node_id, text)
+            hooks.send_event("hdredraw.status", {
                 "node": self.node_id, "text": text,
                 "tasks": [{"task_id": s.task_id, "stage": s.stage, "elapsed": round(s.elapsed, 1),
                            "reused": s.reused} for s in states if s is not None],
@@ -118,12 +118,12 @@ async def run_batch(op: Operation, images: list[Any], values: dict[str, Any], no
     """
     client = get_client()
     ui = BatchUI(node_id, len(images))
-    prompt = comfy.prompt_id()
+    prompt = hooks.prompt_id()
     stop = threading.Event()
     caught: list[BaseException] = []
 
     def cancelled() -> bool:
-        if not stop.is_set() and (comfy.interrupted() or prompt in _interrupted):
+        if not stop.is_set() and (hooks.interrupted() or prompt in _interrupted):
             stop.set()
         return stop.is_set()
 
@@ -131,7 +131,7 @@ async def run_batch(op: Operation, images: list[Any], values: dict[str, Any], no
         try:
             ui.flush()
         except Exception as exc:
-            if not comfy.is_interrupt(exc):
+            if not hooks.is_interrupt(exc):
                 raise
             caught.append(exc)
             stop.set()
@@ -159,8 +159,8 @@ async def run_batch(op: Operation, images: list[Any], values: dict[str, Any], no
         _note_interrupted(prompt)
         if caught:
             raise caught[0]
-        comfy.raise_if_interrupted()  # raises (and clears ComfyUI's flag) when it is still set
-        raise comfy.interrupt_exception()
+        hooks.raise_if_interrupted()  # raises (and clears ComfyUI's flag) when it is still set
+        raise hooks.interrupt_exception()
     failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, HDRedrawError)]
     if failures:
         raise _batch_error(failures, outcomes)
