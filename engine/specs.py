@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
-from .text import Text
+from .text import Text, language
 
 HDREDRAW = "hdredraw"
 HIDREAM = "hidream"
+SERVICE_NAMES = {HDREDRAW: "HD Redraw", HIDREAM: "HiDream"}  # as shown to users
 
 # Field kinds.
 FLOAT, INT, BOOL, STRING, CHOICE, IMAGE = "float", "int", "bool", "string", "choice", "image"
@@ -91,6 +92,19 @@ class Field:
     @property
     def is_file(self) -> bool:
         return self.kind == IMAGE
+
+    def help(self, lang: str | None = None) -> str:
+        """The tooltip with the range and default added (they are stated once, in the field, and rendered
+        into every tooltip, CLI help and help page from here)."""
+        text = self.tooltip.get(lang)
+        zh = (lang or language()).startswith("zh")
+        if self.min is not None and self.max is not None:
+            lo, hi = _fmt(self.min), _fmt(self.max)
+            if zh:
+                text += f"范围 {lo}–{hi}" + (f",默认 {_fmt(self.default)}。" if self.default is not None else "。")
+            else:
+                text += f" Range {lo}–{hi}" + (f", default {_fmt(self.default)}." if self.default is not None else ".")
+        return text
 
     def choice_values(self) -> list[Any]:
         return [c.value for c in self.choices]
@@ -283,15 +297,15 @@ def _image(zh_what: str = "要处理的图像文件", en_what: str = "The image 
 def _expand(side_en: str, side_zh: str, name: str) -> Field:
     return Field(
         name, FLOAT, Text(f"expand {side_en}", f"向{side_zh}扩图"),
-        Text(f"Extend the image {side_en} by this fraction of its size (0.0-0.3; 0.2 adds 20%).",
-             f"向{side_zh}扩图比例(0.0-0.3,0.2 表示增加 20%)。"),
+        Text(f"Extend the image {side_en} by this fraction of its size (0.2 adds 20%).",
+             f"向{side_zh}扩图比例(0.2 表示增加 20%)。"),
         required=False, default=0.0, min=0.0, max=0.3, step=0.01)
 
 
 _COLOR_COUNT = Field(
     "color_count", INT, Text("color count", "颜色数量"),
-    Text("Number of colours in the vector result (2-16). Vectorising suits flat artwork with few colours.",
-         "矢量图颜色数量(2-16)。矢量化适合颜色较少、线条简单的图形。"),
+    Text("Number of colours in the vector result. Vectorising suits flat artwork with few colours.",
+         "矢量图颜色数量。矢量化适合颜色较少、线条简单的图形。"),
     required=False, default=5, min=2, max=16, step=1)
 
 _EXPANDS = tuple(_expand(en, zh, f"expand_{en}") for en, zh in
@@ -308,9 +322,9 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
     Operation(
         "redraw", HDREDRAW, "/api/submit_task", "HDRedraw_Redraw",
         Text("HD Redraw / Upscale", "高清重绘 / 放大"),
-        Text("Redraws an image in high definition and upscales it (1-8x); can also return an EPS vector "
+        Text("Redraws an image in high definition and upscales it; can also return an EPS vector "
              "and an auto-generated prompt.",
-             "高清重绘并放大图像(1-8 倍);可同时生成 EPS 矢量图和自动提示词。"),
+             "高清重绘并放大图像;可同时生成 EPS 矢量图和自动提示词。"),
         (
             Field("sdxl_model_dropdown", STRING, Text("model", "处理模型"),
                   Text("Processing model, as named by the service (e.g. 通用模型).",
@@ -319,19 +333,19 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
                   Text("Processing style, as named by the service (e.g. 通用风格).",
                        "处理风格选择(例如:\"通用风格\")。"), default="通用风格"),
             Field("upscale", FLOAT, Text("upscale", "放大倍数"),
-                  Text("Upscale factor (1-8).", "图像放大倍数(1-8)。"), default=1.0, min=1.0, max=8.0, step=0.5),
+                  Text("Upscale factor.", "图像放大倍数。"), default=1.0, min=1.0, max=8.0, step=0.5),
             Field("s_noise", FLOAT, Text("noise strength", "噪声强度"),
-                  Text("Noise strength (1-1.1).", "噪声强度参数(1-1.1)。"),
+                  Text("Noise strength.", "噪声强度参数。"),
                   default=1.003, min=1.0, max=1.1, step=0.001),
             Field("steps", FLOAT, Text("steps", "采样步数"),
-                  Text("Sampling steps (20-40); more is slower.", "采样步数(20-40,值越大越慢)。"),
+                  Text("Sampling steps; more is slower.", "采样步数(值越大越慢)。"),
                   default=30.0, min=20.0, max=40.0, step=1.0),
             Field("high_fidelity", BOOL, Text("high fidelity", "高保真"),
                   Text("Stay closer to the original image.", "开启/关闭高保真度处理。"), default=False),
             Field("strong_inpaint", BOOL, Text("strong inpaint", "强力修复"),
                   Text("Repair damaged areas more aggressively.", "开启/关闭强力修复功能。"), default=False),
             Field("strong_inpaint_intensity", FLOAT, Text("inpaint intensity", "强力修复强度"),
-                  Text("Strength of strong inpaint (0-1).", "强力修复的强度(0-1,默认 0.5)。"),
+                  Text("Strength of strong inpaint.", "强力修复的强度。"),
                   required=False, default=0.5, min=0.0, max=1.0, step=0.01),
             Field("prompt", STRING, Text("prompt", "正面提示词"),
                   Text("Positive prompt (optional).", "图像生成的正面提示(可选)。"),
@@ -372,9 +386,9 @@ OPERATIONS: dict[str, Operation] = {op.id: op for op in (
              "将图片处理成可无缝平铺的效果;同时返回平铺网格展示图和 1 倍图。"),
         (
             Field("fit", FLOAT, Text("seam blend", "接缝拼合度"),
-                  Text("Seam blending (0.1-0.9): higher is smoother but loses detail; lower keeps detail "
+                  Text("Seam blending: higher is smoother but loses detail; lower keeps detail "
                        "but may show seams.",
-                       "接缝拼合度(0.1-0.9):值越大过渡越平滑但可能丢失细节;值越小保留细节越多但拼接处可能有痕迹。"),
+                       "接缝拼合度:值越大过渡越平滑但可能丢失细节;值越小保留细节越多但拼接处可能有痕迹。"),
                   required=False, default=0.5, min=0.1, max=0.9, step=0.05),
             Field("direction", CHOICE, Text("direction", "无缝方向"),
                   Text("Which edges must join: all sides (2x2 grid), top-bottom (1x2) or left-right (2x1).",

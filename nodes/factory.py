@@ -32,7 +32,7 @@ def both(text: Text) -> str:
 
 def widget(f: Field) -> tuple:
     """The ComfyUI input definition for one spec field."""
-    opts: dict[str, Any] = {"tooltip": both(f.tooltip)}
+    opts: dict[str, Any] = {"tooltip": f"{f.help('en')}\n{f.help('zh')}"}
     if f.kind in (FLOAT, INT):
         opts.update(default=f.default, min=f.min, max=f.max, step=f.step)
         if f.kind == FLOAT:

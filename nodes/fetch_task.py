@@ -6,14 +6,13 @@ import re
 from typing import Any
 
 from ..engine import errors, specs
-from ..engine.specs import HDREDRAW, HIDREAM
 from ..engine.text import Text
 from .factory import both, with_task_ids
 from .output_kinds import OUT
 
 OP = specs.get("check_task_status")
 FETCH_OUTPUTS = (*OP.outputs, "journal")
-SERVICES = {"HD Redraw": HDREDRAW, "HiDream": HIDREAM}
+SERVICES = {name: service for service, name in specs.SERVICE_NAMES.items()}
 
 
 def parse_task_ids(text: str) -> list[str]:

@@ -93,10 +93,8 @@ def _isolated_config(tmp_path, monkeypatch):
     """No test reads or writes the developer's real config or credentials."""
     monkeypatch.setenv("HDREDRAW_CONFIG", str(tmp_path / "hdredraw-config.json"))
     monkeypatch.setenv("HDREDRAW_DATA_DIR", str(tmp_path / "hdredraw-data"))
-    for name in ("HDREDRAW_BASE_URL", "HDREDRAW_USER_KEY", "HIDREAM_API_TOKEN", "HIDREAM_BASE_URL",
-                 "HDREDRAW_TIMEOUT", "HDREDRAW_CONNECT_TIMEOUT", "HDREDRAW_READ_TIMEOUT", "HDREDRAW_CONCURRENCY",
-                 "HDREDRAW_MAX_RESULT_MB", "HDREDRAW_LANG"):
-        monkeypatch.delenv(name, raising=False)
+    for name in [s.env for s in config.SETTINGS] + ["HDREDRAW_LANG", "HDREDRAW_OUTPUT_DIR"]:
+        monkeypatch.delenv(name, raising=False)  # every setting the pack declares, so none leaks in
 
 
 class ComfyStub:

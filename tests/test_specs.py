@@ -116,3 +116,15 @@ def test_every_field_has_bilingual_text():
 def test_required_instruction_has_no_silent_default():
     with pytest.raises(ValidationError, match="prompt"):
         specs.get("edit_image").validate({})
+
+
+def test_ranges_are_stated_once_and_rendered_into_tooltips():
+    """A range lives in the field's min/max only; tooltips get it when they are rendered."""
+    import re
+
+    for op in specs.OPERATIONS.values():
+        for f in op.params:
+            for text in (f.tooltip.en, f.tooltip.zh):
+                assert not re.search(r"\d\s*[-–]\s*\d", text), (op.id, f.name, text)
+            if f.min is not None and f.max is not None:
+                assert f"{f.max:g}" in f.help("en") and f"{f.max:g}" in f.help("zh")

@@ -18,7 +18,7 @@ FAILED_WORDS = ("failed", "failure", "error", "cancelled", "canceled")
 
 class HDRedrawService:
     id = HDREDRAW
-    name = "HD Redraw"
+    name = specs.SERVICE_NAMES[HDREDRAW]
     # The service caches status answers for 3 s; asking faster only returns the cached answer. Polling just
     # after the cache expires sees a finished task at most ~3 s after it finishes.
     poll_interval = 3.1

@@ -15,7 +15,7 @@ from .base import DONE, PROCESSING, QUEUED, Call, ResultFile, Status, Submitted
 
 class HiDreamService:
     id = HIDREAM
-    name = "HiDream"
+    name = specs.SERVICE_NAMES[HIDREAM]
     poll_interval = 2.0
 
     def credentials(self, settings: Any) -> tuple[str, str]:
