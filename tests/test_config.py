@@ -369,8 +369,8 @@ def test_a_moved_base_url_sends_nothing(emu, tmp_path):
     env = {"HDREDRAW_CONFIG": str(path)}
     assert run_cli(["config", "set", "hdredraw_base_url", emu.base_url], env).returncode == 0
     assert run_cli(["config", "set", "hdredraw_user_key", emu.user_key], env).returncode == 0
-    assert run_cli(["config", "set", "hdredraw_base_url", emu.base_url.replace("127.0.0.1", "localhost")],
-                   env).returncode == 0
+    moved = run_cli(["config", "set", "hdredraw_base_url", emu.base_url.replace("127.0.0.1", "localhost")], env)
+    assert moved.returncode == 0 and "entered for http://127.0.0.1:" in moved.stderr  # said at once
     from hdredraw.engine import codecs
     from hdredraw.engine.demo import sample_garment
 
