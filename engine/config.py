@@ -294,8 +294,8 @@ def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Sett
         if s.secret:
             register_secret(values[s.name])
     origins = dict(stored.get(ORIGINS_KEY, {}))
-    unbound = {s.name: origin_of(values[s.base] or s.default) for s in SETTINGS
-               if s.secret and stored.get(s.name) and s.name not in origins and (values[s.base] or s.default)}
+    unbound = {s.name: origin_of(values[s.base]) for s in SETTINGS
+               if s.secret and stored.get(s.name) and s.name not in origins and values[s.base]}
     if unbound:
         origins.update(unbound)
         _bind_unbound(path, {name: (stored[name], origin) for name, origin in unbound.items()})

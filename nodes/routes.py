@@ -168,8 +168,14 @@ def register() -> bool:
         answer = refused(request)
         if answer is not None:
             return answer
-        raw = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
+        raw = b""
+        if (request.content_length or 0) <= MAX_BODY_BYTES:  # read at most the cap, whatever the framing
+            while len(raw) <= MAX_BODY_BYTES:
+                chunk = await request.content.read(MAX_BODY_BYTES + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
+        if (request.content_length or 0) > MAX_BODY_BYTES or len(raw) > MAX_BODY_BYTES:
             return web.json_response({
                 "error": f"Refused: the settings update is larger than {MAX_BODY_BYTES // 1024} KB; nothing was saved.",
                 "error_zh": f"已拒绝:设置内容超过 {MAX_BODY_BYTES // 1024} KB,未保存任何内容。"}, status=413)
