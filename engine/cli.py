@@ -104,11 +104,25 @@ def cmd_config(args: argparse.Namespace) -> int:
             raise errors.ValidationError("Usage: hdredraw config set NAME VALUE", "用法:hdredraw config set 名称 值")
         path = config.save({args.name: args.value})
         print(f"saved {args.name} to {path} (owner-only)")
+        _warn_stale_keys()
     elif args.action == "unset":
         config.save({args.name: None})
     else:
         print(json.dumps(config.status(), ensure_ascii=False, indent=2))
     return 0
+
+
+def _warn_stale_keys() -> None:
+    """After `config set`: say at once if a stored key was entered for another address than the base URL now
+    in effect (it will not be sent until it is entered again)."""
+    try:
+        shown = config.status()
+    except HDRedrawError:
+        return
+    zh = errors.preferred_language() == "zh"
+    for entry in shown.values():
+        if entry.get("stale"):
+            print(entry["error_zh"] if zh else entry["error"], file=sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import owners
 from .errors import JournalError
+from .private import private_dir
 from .redact import get_logger, redact
 
 log = get_logger("hdredraw.journal")
@@ -112,9 +113,7 @@ class Journal:
         self.cache_bytes = max(0, int(cache_mb)) * 1024 * 1024
         self.owner = owners.new_owner()
         try:
-            self.blob_dir.mkdir(parents=True, exist_ok=True)
-            for folder in (self.dir, self.blob_dir):
-                _owner_only(folder, 0o700)
+            private_dir(self.blob_dir)  # 0700 whatever the umask: the journal says what was bought
         except OSError as exc:
             raise _journal_error(self.path, exc) from None
         with self._guarded():

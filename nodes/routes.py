@@ -2,12 +2,22 @@
 
 Keys are write-only: POST /hdredraw/settings stores them in the pack's owner-only config file; no route
 ever returns them (GET /hdredraw/status says only whether each is set, a masked hint, and its source).
+
+Only the pack's own front end may call these routes.  ComfyUI's origin check lets a missing or `null` Origin
+through (a sandboxed iframe on any web site sends `Origin: null`), and a browser sends a `text/plain` POST
+cross-site without asking first (no CORS preflight): without a defence, any page the user visits could point
+`hdredraw_base_url` at its own host and collect the key on the next run.  So every route requires what no
+page can send cross-site without a preflight (which ComfyUI never grants for these headers): the header
+`X-HDRedraw-Client: 1` (sent by web/hdredraw.js), and for POST `Content-Type: application/json`; and it
+refuses a present Origin that is `null` or names another host, and `Sec-Fetch-Site` other than same-origin.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..engine import config
 from ..engine.errors import HDRedrawError
@@ -19,7 +29,8 @@ def status_payload() -> dict[str, Any]:
 
     payload: dict[str, Any] = {
         "schema": [{"name": s.name, "env": s.env, "secret": s.secret, "type": s.cast.__name__,
-                    "default": s.default, "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
+                    "default": s.default, "min": s.low, "max": s.high,
+                    "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
         "balance": dict(progress.last_balance) or _balance_from_journal(),
         "config_path": str(config.config_path()),
     }
@@ -48,12 +59,72 @@ def _balance_from_journal() -> dict[str, Any]:
 def save_payload(body: Any) -> tuple[int, dict[str, Any]]:
     """Apply a settings update; returns (HTTP status, JSON body).  Values are never echoed back."""
     if not isinstance(body, dict):
-        return 400, {"error": "expected a JSON object of settings"}
+        return 400, {"error": 'Expected a JSON object of settings ({"name": value, ...}); nothing was saved.',
+                     "error_zh": "需要一个设置的 JSON 对象({\"名称\": 值, ...});未保存任何内容。"}
     try:
         config.save({str(k): v for k, v in body.items()})
     except HDRedrawError as exc:
         return 400, {"error": exc.en, "error_zh": exc.zh}
     return 200, status_payload()
+
+
+CLIENT_HEADER = "X-HDRedraw-Client"
+CLIENT_VALUE = "1"
+MAX_BODY_BYTES = 64 * 1024  # every setting together is well under 16 KB
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def refusal(method: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """Why a request must be refused as possibly cross-site ((en, zh)), or None when it may proceed.
+
+    `headers` must be case-insensitive (aiohttp's are).  Rules, all required:
+    - `X-HDRedraw-Client: 1` is present (a custom header forces a CORS preflight, which ComfyUI never grants);
+    - `Sec-Fetch-Site`, when the browser sends it, is `same-origin`;
+    - `Origin`, when present, is not `null` and names the host the request was sent to (`Host`, or
+      `X-Forwarded-Host` behind a reverse proxy);
+    - a POST says `Content-Type: application/json` (HTML forms and `text/plain` bodies need no preflight).
+    """
+    fix_en = " Change settings in ComfyUI Settings → HD Redraw (or with `hdredraw config set`); nothing was changed."
+    fix_zh = "请在 ComfyUI 设置 → HD Redraw 中(或用 `hdredraw config set`)修改设置;未做任何更改。"
+    if headers.get(CLIENT_HEADER, "").strip() != CLIENT_VALUE:
+        return (f"Refused: this route answers only the HD Redraw settings page (header {CLIENT_HEADER} missing)."
+                + fix_en, f"已拒绝:此接口只响应 HD Redraw 设置页面(缺少请求头 {CLIENT_HEADER})。" + fix_zh)
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site.strip().lower() != "same-origin":
+        return (f"Refused: the request came from another site (Sec-Fetch-Site: {site[:40]})." + fix_en,
+                f"已拒绝:请求来自其他网站(Sec-Fetch-Site: {site[:40]})。" + fix_zh)
+    origin = headers.get("Origin")
+    if origin is not None and not _origin_matches(origin, [headers.get("Host"), headers.get("X-Forwarded-Host")]):
+        return (f"Refused: the request came from another origin ({origin[:80]!r})." + fix_en,
+                f"已拒绝:请求来自其他来源({origin[:80]!r})。" + fix_zh)
+    if method.upper() == "POST":
+        ctype = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            return (f"Refused: settings must be sent as application/json (got {ctype[:60] or 'none'!r})." + fix_en,
+                    f"已拒绝:设置必须以 application/json 发送(当前为 {ctype[:60] or '无'!r})。" + fix_zh)
+    return None
+
+
+def _origin_matches(origin: str, hosts: list[str | None]) -> bool:
+    """True if `origin` (scheme://host[:port]) names one of `hosts` (Host header values, port optional)."""
+    try:
+        parts = urlsplit(origin.strip())
+        scheme, name, port = parts.scheme.lower(), parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return False
+    if scheme not in _DEFAULT_PORTS or not name or parts.path or parts.username is not None:
+        return False
+    for host in hosts:
+        if not host:
+            continue
+        try:
+            h = urlsplit("//" + host.split(",")[0].strip())
+            h_name, h_port = h.hostname, h.port
+        except ValueError:
+            continue
+        if h_name == name and (h_port is None or h_port == port):
+            return True
+    return False
 
 
 def tasks_payload(limit: int = 20) -> dict[str, Any]:
@@ -82,21 +153,44 @@ def register() -> bool:
         return False
     routes = instance.routes
 
+    def refused(request: Any) -> Any:
+        reason = refusal(request.method, request.headers)
+        if reason is None:
+            return None
+        return web.json_response({"error": reason[0], "error_zh": reason[1]}, status=403)
+
     @routes.get("/hdredraw/status")
     async def get_status(request: Any) -> Any:
-        return web.json_response(status_payload())
+        return refused(request) or web.json_response(status_payload())
 
     @routes.post("/hdredraw/settings")
     async def post_settings(request: Any) -> Any:
+        answer = refused(request)
+        if answer is not None:
+            return answer
+        raw = b""
+        if (request.content_length or 0) <= MAX_BODY_BYTES:  # read at most the cap, whatever the framing
+            while len(raw) <= MAX_BODY_BYTES:
+                chunk = await request.content.read(MAX_BODY_BYTES + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
+        if (request.content_length or 0) > MAX_BODY_BYTES or len(raw) > MAX_BODY_BYTES:
+            return web.json_response({
+                "error": f"Refused: the settings update is larger than {MAX_BODY_BYTES // 1024} KB; nothing was saved.",
+                "error_zh": f"已拒绝:设置内容超过 {MAX_BODY_BYTES // 1024} KB,未保存任何内容。"}, status=413)
         try:
-            body = await request.json()
-        except (ValueError, json.JSONDecodeError):
+            body = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
             body = None
         code, payload = save_payload(body)
         return web.json_response(payload, status=code)
 
     @routes.get("/hdredraw/tasks")
     async def get_tasks(request: Any) -> Any:
+        answer = refused(request)
+        if answer is not None:
+            return answer
         try:
             limit = int(request.query.get("limit", "20"))
         except ValueError:

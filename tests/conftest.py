@@ -22,6 +22,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 from hdredraw.engine import config, http_faults, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402
 
+
+def _load_helper(name: str):
+    """Tests import helpers beside this file by plain name (pytest runs with --import-mode=importlib, which
+    does not put tests/ on sys.path)."""
+    import importlib.util
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+real_comfyui = _load_helper("real_comfyui")
+
 SECRET_KEY = "emulator-key"
 SECRET_TOKEN = "emulator-token"
 
@@ -169,3 +185,33 @@ def service_env(emu, monkeypatch, fast_polls):
     monkeypatch.setenv("HIDREAM_API_TOKEN", emu.hidream_token)
     monkeypatch.setenv("HDREDRAW_TIMEOUT", "30")
     return emu
+
+
+# ------------------------------------------------------------------ real ComfyUI (tests/real_comfyui.py)
+
+_INSTALLS, _INSTALL_PROBLEMS = real_comfyui.find_installs()
+_COMFYUI_PARAMS = [pytest.param(i, id=f"comfyui-{i.label}") for i in _INSTALLS] or [
+    pytest.param(None, id="comfyui-none", marks=pytest.mark.skip(reason=real_comfyui.skip_reason(_INSTALL_PROBLEMS)))]
+
+
+@pytest.fixture(scope="session")
+def comfyui_pool(emulator):
+    """Servers are started lazily (10-20 s each) and shared by every test of the session."""
+    pool = real_comfyui.ServerPool(emulator.base_url, emulator.hidream_base_url)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session", params=_COMFYUI_PARAMS)
+def comfyui_install(request):
+    return request.param
+
+
+@pytest.fixture
+def comfyui(comfyui_install, comfyui_pool, emu):
+    """A real ComfyUI (each available version in turn) with the pack, pointed at the emulator, with no
+    stored pack settings at the start of the test."""
+    server = comfyui_pool.get(comfyui_install)
+    server.reset()
+    yield server
+    server.reset()

@@ -1,13 +1,11 @@
 """The web extension in a real ComfyUI, driven in headless Chromium (opt-in).
 
-Runs only when COMFYUI_DIR points at a ComfyUI checkout, a Chromium executable is found (CHROMIUM, else
-chromium / chromium-browser / google-chrome on PATH) and the `playwright` Python package is installed (it is
-only the driver: Playwright's own browser downloads are never needed).  ComfyUI runs with COMFYUI_PYTHON
-(default: this interpreter), on a free port, with the pack copied into custom_nodes under a temporary name,
-its own temporary user/input/output folders, and the HD Redraw/HiDream addresses pointing at the emulator but
-no key in the environment.  Set HDREDRAW_SCREENSHOT_DIR to keep screenshots.
-
-    COMFYUI_DIR=/path/to/ComfyUI COMFYUI_PYTHON=/path/to/venv/bin/python pytest tests/test_browser.py
+Runs on each ComfyUI that tests/real_comfyui.py finds (the pack installed, the HD Redraw/HiDream addresses
+pointing at the emulator, no key in the environment), when a Chromium executable is found (CHROMIUM_PATH as
+exported by `../shared/comfyui/setup.sh --browser`, else CHROMIUM, else chromium / chromium-browser /
+google-chrome on PATH) and the `playwright` Python package can be imported: from this interpreter, or from the
+venv of PW_PYTHON (setup.sh --browser; the same Python version).  Playwright is only the driver: its own
+browser downloads are never needed.  Set HDREDRAW_SCREENSHOT_DIR to keep screenshots.
 """
 
 from __future__ import annotations
@@ -16,26 +14,19 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
-import zlib
 from pathlib import Path
 
 import pytest
+from real_comfyui import TEST_IMAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "emulator-key"  # the emulator's HD Redraw user key; it must never show up anywhere but the config file
 NODE_TYPE = "HDRedraw_RemoveWatermark"
 COPY_WIDGET = "hdredraw_copy_task_id"
-TEST_IMAGE = "hdredraw_browser_test.png"
+CLIENT = {"X-HDRedraw-Client": "1"}  # what web/hdredraw.js sends with every request to the pack's routes
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -49,18 +40,11 @@ KNOWN_404 = re.compile(
 CORE_STARTUP_BUG = "Cannot read properties of undefined (reading 'id')"
 
 
-def _comfyui_dir() -> Path | None:
-    value = os.environ.get("COMFYUI_DIR")
-    if not value:
-        return None
-    path = Path(value)
-    return path if (path / "main.py").is_file() and (path / "custom_nodes").is_dir() else None
-
-
 def _chromium() -> str | None:
-    explicit = os.environ.get("CHROMIUM")
-    if explicit:
-        return explicit if Path(explicit).exists() else None
+    for variable in ("CHROMIUM_PATH", "CHROMIUM"):
+        explicit = os.environ.get(variable)
+        if explicit:
+            return explicit if Path(explicit).exists() else None
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
         if found:
@@ -68,49 +52,28 @@ def _chromium() -> str | None:
     return None
 
 
-if not os.environ.get("COMFYUI_DIR"):
-    pytest.skip("browser test: set COMFYUI_DIR to a ComfyUI checkout to run it", allow_module_level=True)
-if _comfyui_dir() is None:
-    pytest.skip(f"browser test: COMFYUI_DIR={os.environ['COMFYUI_DIR']} has no main.py and custom_nodes/",
-                allow_module_level=True)
+def _playwright_from_pw_python() -> None:
+    """Make setup.sh's playwright venv importable here when this interpreter has no playwright."""
+    pw = os.environ.get("PW_PYTHON")
+    if not pw or not Path(pw).exists():
+        return
+    out = subprocess.run([pw, "-c", "import sys, sysconfig; print(sys.version_info[:2] == tuple(map(int, '"
+                          f"{sys.version_info[0]}.{sys.version_info[1]}'.split('.'))), sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, timeout=60)
+    same, _, purelib = out.stdout.strip().partition(" ")
+    if out.returncode == 0 and same == "True" and purelib not in sys.path:
+        sys.path.append(purelib)
+
+
 if _chromium() is None:
-    pytest.skip("browser test: no Chromium found (set CHROMIUM or install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser test: pip install playwright (driver only)")
-
-from hdredraw.engine.emulator import Emulator  # noqa: E402
-
-# ------------------------------------------------------------------ helpers
-
-def _png(width: int = 48, height: int = 32) -> bytes:
-    """A small RGB gradient PNG, without Pillow."""
-    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 5 % 256, y * 7 % 256, 128))
-                    for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def _get_json(url: str):
-    status, body = _get(url)
-    assert status == 200, (url, status, body[:300])
-    return json.loads(body)
+    pytest.skip("browser test: no Chromium found (run ../shared/comfyui/setup.sh --browser, or set CHROMIUM)",
+                allow_module_level=True)
+try:
+    import playwright.sync_api  # noqa: F401
+except ImportError:
+    _playwright_from_pw_python()
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser test: pip install playwright (driver only), "
+                               "or run ../shared/comfyui/setup.sh --browser and export PW_PYTHON")
 
 
 def _wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
@@ -122,105 +85,6 @@ def _wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
-
-
-class Stack:
-    """Emulator + ComfyUI with the pack; everything it creates lives in `tmp` or the copied pack folder."""
-
-    def __init__(self, comfy_dir: Path):
-        self.comfy_dir = comfy_dir
-        self.tmp = Path(tempfile.mkdtemp(prefix="hdredraw-browser-"))
-        self.user = self.tmp / "user"
-        self.input = self.tmp / "input"
-        self.output = self.tmp / "output"
-        self.temp = self.tmp / "temp"
-        self.pack_name = f"hdredraw_browser_{uuid.uuid4().hex[:8]}"
-        self.pack = comfy_dir / "custom_nodes" / self.pack_name
-        self.emulator = Emulator(processing_time=0.5, status_cache=0.0)
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-        self.log = self.tmp / "comfyui.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def settings_file(self) -> Path:
-        return self.user / "default" / "comfy.settings.json"
-
-    @property
-    def config_file(self) -> Path:
-        return self.user / "hdredraw" / "config.json"
-
-    def start(self) -> None:
-        for folder in (self.user / "default", self.input, self.output, self.temp):
-            folder.mkdir(parents=True)
-        # A returning user (no first-run template browser), English UI whatever the machine's language.
-        self.settings_file.write_text(json.dumps({"Comfy.TutorialCompleted": True, "Comfy.Locale": "en"}))
-        (self.input / TEST_IMAGE).write_bytes(_png())
-        shutil.copytree(ROOT, self.pack, ignore=shutil.ignore_patterns(
-            ".git", "tests", "__pycache__", "*.egg-info", "build", ".benchmarks", ".ruff_cache", ".ci"))
-        self.emulator.start()
-
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HDREDRAW_", "HIDREAM_"))}
-        env.update(HDREDRAW_BASE_URL=self.emulator.base_url, HIDREAM_BASE_URL=self.emulator.hidream_base_url,
-                   PYTHONUNBUFFERED="1")
-        self.port = _free_port()
-        args = [os.environ.get("COMFYUI_PYTHON") or sys.executable, "main.py", "--cpu",
-                "--listen", "127.0.0.1", "--port", str(self.port), "--disable-auto-launch",
-                "--user-directory", str(self.user), "--input-directory", str(self.input),
-                "--output-directory", str(self.output), "--temp-directory", str(self.temp),
-                "--disable-all-custom-nodes", "--whitelist-custom-nodes", self.pack_name]
-        known = (self.comfy_dir / "comfy" / "cli_args.py").read_text(encoding="utf-8", errors="replace")
-        if "--disable-api-nodes" in known:
-            args.append("--disable-api-nodes")
-        if "--database-url" in known:  # keep ComfyUI's own database out of the checkout
-            args += ["--database-url", "sqlite:///:memory:"]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(args, cwd=self.comfy_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-
-        def ready():
-            if self.process.poll() is not None:
-                raise AssertionError(f"ComfyUI exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                return _get(self.url + "/object_info/" + NODE_TYPE, timeout=2)[0] == 200
-            except OSError:
-                return False
-
-        try:
-            _wait_until(ready, 90, "ComfyUI to answer", interval=0.3)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.log_tail()}") from None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self.emulator.stop()
-        shutil.rmtree(self.pack, ignore_errors=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = Stack(_comfyui_dir())
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
 
 
 class Recorder:
@@ -262,10 +126,21 @@ def _screenshot(page, name: str) -> None:
 
 
 def _status(stack) -> dict:
-    return _get_json(stack.url + "/hdredraw/status")
+    answer = stack.get("/hdredraw/status", CLIENT)
+    assert answer.status == 200, (answer.status, answer.body[:300])
+    return answer.json()
 
 
 # ------------------------------------------------------------------ the test
+
+@pytest.fixture
+def stack(comfyui, emu):
+    """The shared ComfyUI of this version with no stored pack settings, and the emulator answering at once."""
+    emu.status_cache = 0.0
+    emu.processing_time = 0.5
+    comfyui.emulator = emu
+    return comfyui
+
 
 def test_extension_in_comfyui(stack):
     with sync_api.sync_playwright() as playwright:
@@ -285,7 +160,8 @@ def _run(page, stack, recorder) -> None:
     page.goto(stack.url + "/")
     page.wait_for_function("window.app && window.app.graph && document.querySelector('.hdredraw-badge')")
     badge = page.locator(".hdredraw-badge")
-    assert "HD Redraw" in badge.inner_text()  # no balance seen yet
+    # "HD Redraw: –" before any balance is known; on a server other tests already used, the balance itself
+    assert "HD Redraw" in badge.inner_text() + (badge.get_attribute("title") or "")
 
     schema = _status(stack)["schema"]
     assert {s["name"] for s in schema} >= {"hdredraw_base_url", "hdredraw_user_key", "hidream_token"}
@@ -319,7 +195,8 @@ def _run(page, stack, recorder) -> None:
     note = page.locator('[data-hdredraw-setting="hdredraw_user_key"] .hdredraw-note')
     _wait_until(lambda: "…-key" in note.inner_text(), 10, "the key's masked hint in the dialog")
     assert key_input.input_value() == ""  # the typed value is not kept in the page
-    assert _status(stack)["settings"]["hdredraw_user_key"] == {"set": True, "hint": "…-key", "source": "file"}
+    assert _status(stack)["settings"]["hdredraw_user_key"] == {
+        "set": True, "hint": "…-key", "source": "file", "origin": stack.emulator.base_url, "stale": False}
     assert _status(stack)["settings"]["hidream_token"]["set"] is False
     assert json.loads(stack.config_file.read_text())["hdredraw_user_key"] == SECRET
     assert stack.config_file.stat().st_mode & 0o077 == 0
@@ -344,6 +221,9 @@ def _run(page, stack, recorder) -> None:
             '3': { class_type: 'PreviewImage', inputs: { images: ['2', 0] } },
         }, 'hdredraw-browser-test')""", [TEST_IMAGE, NODE_TYPE])
     page.wait_for_function("app.graph.nodes.some(n => n.comfyClass && n.comfyClass.startsWith('HDRedraw_'))")
+    # The server (and its journal) is shared by the session: a fresh variation makes this run a new paid task.
+    page.evaluate("""(v) => app.graph.nodes.forEach(n => n.widgets?.forEach(w => {
+        if (w.name === 'variation') w.value = v; }))""", time.time_ns() % 2**31)
 
     # The "Copy task id" button is on every HD Redraw node but in neither the workflow nor the prompt.
     shape = _node_shapes(page)
@@ -375,8 +255,9 @@ def _run(page, stack, recorder) -> None:
     _click_copy_button(page, node_id)
     task_id = _wait_until(lambda: page.evaluate("navigator.clipboard.readText()"), 5, "a task id on the clipboard")
     assert task_id in submitted, (task_id, submitted)
-    assert task_id in page.evaluate("""([id, name]) => app.graph.getNodeById(id).widgets.find(w => w.name === name).label""",
-                                    [node_id, COPY_WIDGET])
+    label = page.evaluate("""([id, name]) => app.graph.getNodeById(id).widgets.find(w => w.name === name).label""",
+                          [node_id, COPY_WIDGET])
+    assert f"{task_id[:10]}…" in label, label  # the button shows the id's start; the clipboard gets all of it
     page.locator(".p-toast-message", has_text="Task id copied").first.wait_for()
 
     # -------- the sidebar tab lists the task with a copy button
@@ -415,7 +296,7 @@ def _example_workflow(stack) -> dict | None:
     """The smallest example workflow that only needs LoadImage and HD Redraw (user-key) nodes, pointed at the
     test image; None when there is none."""
     folder = ROOT / "example_workflows"
-    hdredraw_types = {t for t, info in _get_json(stack.url + "/object_info").items()
+    hdredraw_types = {t for t, info in stack.get("/object_info").json().items()
                       if t.startswith("HDRedraw_") and t not in ("HDRedraw_HiDreamVectorize", "HDRedraw_RenderSVG")
                       and "HiDream" not in json.dumps(info.get("category", ""))}
     allowed = hdredraw_types | {"LoadImage", "PreviewImage", "SaveImage", "Note", "MarkdownNote"}
@@ -491,8 +372,9 @@ def _check_nothing_leaked(stack, recorder) -> None:
     for route in ("/settings", "/api/settings", "/settings/HDRedraw.hdredraw_user_key", "/hdredraw/status",
                   "/api/hdredraw/status", "/hdredraw/tasks?limit=50", "/history", "/queue", "/object_info",
                   "/userdata?dir=workflows&recurse=true"):
-        status, body = _get(stack.url + route)
-        assert SECRET.encode() not in body, route
+        answer = stack.get(route, CLIENT)
+        assert SECRET.encode() not in answer.body, route
+        assert answer.status == 200 or "hdredraw" not in route, (route, answer.status)
     checked = 0
     for response in recorder.responses:
         try:
@@ -504,7 +386,7 @@ def _check_nothing_leaked(stack, recorder) -> None:
     assert checked > 20
     assert not [f for f in recorder.frames if SECRET in f]
     # Output/temp images carry the prompt and workflow as metadata; the key is in neither.
-    for folder in (stack.output, stack.temp, stack.user / "default"):
+    for folder in (stack.output_dir, stack.temp_dir, stack.user_dir / "default"):
         for path in folder.rglob("*"):
             if path.is_file():
                 assert SECRET.encode() not in path.read_bytes(), path

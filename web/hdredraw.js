@@ -29,6 +29,8 @@ const STRINGS = {
     keySet: "Set ({hint}) · {source}",
     keyUnset: "Not set",
     keyEnv: "Set ({hint}) by environment variable {env}, which wins over this field.",
+    keyBound: "Set ({hint}) · {source} · for {origin}",
+    keyStale: "Not usable: entered for {origin}, but the base URL now points elsewhere. Enter the key again to use it there.",
     srcEnv: "Set by environment variable {env}, which wins over this field.",
     srcFile: "Saved in the pack's config file",
     srcDefault: "Default",
@@ -75,6 +77,8 @@ const STRINGS = {
     keySet: "已设置({hint})· {source}",
     keyUnset: "未设置",
     keyEnv: "已由环境变量 {env} 设置({hint}),优先于此处的设置。",
+    keyBound: "已设置({hint})· {source} · 用于 {origin}",
+    keyStale: "不可用:此密钥是为 {origin} 填写的,但接口地址已改为其他地址。要在新地址使用,请重新填写密钥。",
     srcEnv: "由环境变量 {env} 提供,优先于此处的设置。",
     srcFile: "保存在插件的配置文件中",
     srcDefault: "默认值",
@@ -224,8 +228,13 @@ function failure(route, response, body) {
   return new RequestError(message, body);
 }
 
+// Every request to the pack's routes carries this header: the routes refuse requests without it, which a page
+// on another site cannot send without a CORS preflight that ComfyUI never grants (nodes/routes.py).
+const CLIENT_HEADER = "X-HDRedraw-Client";
+const CLIENT_VALUE = "1";
+
 async function getJSON(route) {
-  const response = await api.fetchApi(route, { cache: "no-store" });
+  const response = await api.fetchApi(route, { cache: "no-store", headers: { [CLIENT_HEADER]: CLIENT_VALUE } });
   const body = await readJSON(response);
   if (!response.ok) throw failure(route, response, body);
   return body;
@@ -263,7 +272,7 @@ function refreshStatusSoon() {
 async function saveSettings(update) {
   const response = await api.fetchApi("/hdredraw/settings", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", [CLIENT_HEADER]: CLIENT_VALUE },
     body: JSON.stringify(update),
   });
   const body = await readJSON(response);
@@ -448,9 +457,16 @@ function renderSecret(entry, label) {
       saveButton.disabled = env;
       input.placeholder = env ? "" : t("keyPlaceholder");
       clearButton.style.display = current.source === "file" ? "" : "none";
-      note.className = "hdredraw-note" + (env ? " hdredraw-env" : current.set ? " hdredraw-set" : "");
+      const stale = current.set && current.stale;
+      note.className = "hdredraw-note" + (env || stale ? " hdredraw-env" : current.set ? " hdredraw-set" : "");
+      note.title = stale ? (lang() === "zh" && current.error_zh) || current.error || "" : "";
       if (env) {
         note.textContent = t("keyEnv", { hint: current.hint || "…", env: entry.env });
+      } else if (stale) {
+        note.textContent = t("keyStale", { origin: current.origin || "?" });
+      } else if (current.set && current.origin) {
+        note.textContent = t("keyBound", { hint: current.hint || "…", source: sourceName(current.source),
+                                          origin: current.origin });
       } else if (current.set) {
         note.textContent = t("keySet", { hint: current.hint || "…", source: sourceName(current.source) });
       } else {
@@ -473,7 +489,8 @@ function renderPlain(entry, label) {
   });
   if (numeric) {
     input.step = entry.type === "int" ? "1" : "any";
-    input.min = entry.type === "int" ? "1" : "0";
+    input.min = entry.min ?? (entry.type === "int" ? "1" : "0");
+    if (entry.max !== null && entry.max !== undefined) input.max = entry.max;
   } else if (/url$/.test(entry.name)) {
     input.placeholder = "https://…";
     input.classList.add("hdredraw-wide");
