@@ -60,11 +60,11 @@ def _split(tooltip: str) -> Text:
 
 
 def node_defs(lang: str) -> dict[str, Any]:
-    from . import NODE_CLASS_MAPPINGS
+    from .registry import node_classes
 
     ops = {op.node_id: op for op in specs.OPERATIONS.values() if op.node_id}
     out: dict[str, Any] = {}
-    for node_id, cls in NODE_CLASS_MAPPINGS.items():
+    for node_id, cls in node_classes().items():
         op = ops.get(node_id)
         title = op.title if op else DISPLAY[node_id]
         types = cls.INPUT_TYPES()
