@@ -36,8 +36,9 @@ class AdaptiveLimiter:
     def configure(self, limit: int) -> None:
         """A new ceiling (the settings changed); the current limit never exceeds it."""
         with self._cond:
+            raised = max(1, int(limit)) > self.ceiling and self.limit == self.ceiling
             self.ceiling = max(1, int(limit))
-            self.limit = min(self.limit, self.ceiling) if self.limit else self.ceiling
+            self.limit = self.ceiling if raised else min(self.limit, self.ceiling)
             self._cond.notify_all()
 
     @contextmanager

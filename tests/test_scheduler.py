@@ -61,3 +61,10 @@ def test_waiting_for_a_slot_answers_cancel():
     lim.acquire(Context())
     with pytest.raises(errors.Cancelled):
         lim.acquire(Context(cancel=lambda: True))
+
+
+def test_raising_the_setting_takes_effect_at_once_unless_the_service_is_busy():
+    lim = scheduler.limiter("y", 4)
+    assert scheduler.limiter("y", 8).limit == 8
+    lim.busy(0.0)
+    assert scheduler.limiter("y", 16).limit == 4  # still backing off: it grows back by itself

@@ -154,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault and kind in ("500", "501", "502", "503"):
             return self._send(error_page(int(kind)))
         if phase == "submit" and emu.max_concurrent is not None and emu.running() >= emu.max_concurrent:
+            emu.busy_refusals += 1
             page = error_page(429)
             page.headers["Retry-After"] = "1"
             return self._send(page)

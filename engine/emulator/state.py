@@ -238,7 +238,8 @@ class EmulatorState:
                     "request_count": len(self._requests), "task_count": len(self._tasks),
                     "processing_time": self._processing_time, "status_cache": self._status_cache,
                     "pending_faults": {p: [(f.kind, f.remaining) for f in q] for p, q in self._faults.items()},
-                    "pending_fail_next": list(self._fail_next)}
+                    "pending_fail_next": list(self._fail_next), "max_concurrent": self.max_concurrent,
+                    "busy_refusals": self.busy_refusals}
 
     def reset(self) -> None:
         """Forget tasks, records, faults, cached answers and per-operation times; restore the default accounts.
@@ -256,6 +257,7 @@ class EmulatorState:
             self._submissions: list[dict[str, Any]] = []
             self._requests: list[dict[str, Any]] = []
             self.max_concurrent = None
+            self.busy_refusals = 0
             self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ tasks
