@@ -10,25 +10,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from . import codecs, config, errors, scheduler, services, specs, steps
+from . import codecs, config, errors, journal_paths, scheduler, services, specs, steps
 from .errors import HDRedrawError, SubmitUncertain, TaskFailed
-from .journal import DONE, FAILED, PENDING, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
+from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Entry, Journal
 from .progress import (
     STAGE_FRACTION,
-    Estimate,
     Progress,
     ProgressFn,
+    Reporter,
     Submission,
     TaskResult,
-    _Reporter,
 )
 from .redact import get_logger, register_secret
 from .request import TaskRequest, account_id
@@ -45,7 +42,6 @@ log = get_logger("hdredraw.jobs")
 Image = bytes | np.ndarray | codecs.Encoded | str
 # Threads one batch may use to wait on its tasks; how many run on the service at once is the limiter's job.
 MAX_WORKERS = 64
-HISTORY = 200  # finished tasks the progress estimate looks back over
 
 
 class Client:
@@ -118,11 +114,11 @@ class Client:
     def _run(self, request: TaskRequest, cancel: Callable[[], bool] | None, on_progress: ProgressFn | None,
              timeout: float | None, reservation: Reservation) -> TaskResult:
         ctx = self.context(cancel, timeout)
-        report = _Reporter(on_progress)
+        report = Reporter(on_progress)
         ctx.on_tick = report.tick
         if self.journal is None:
             return self._run_new(request, ctx, report, reservation)
-        with self._lease(request.fingerprint, ctx, report):
+        with journal_paths.lease(self.journal, request.fingerprint, ctx, report):
             entry = self.journal.latest(request.fingerprint)
             if entry is not None and entry.status != FAILED:
                 return self._from_entry(request.op, entry, ctx, report)
@@ -188,11 +184,11 @@ class Client:
                                                       else "hidream_vectorize")
         ctx = self.context(cancel, timeout)
         ctx.task_id = task_id
-        report = _Reporter(on_progress)
+        report = Reporter(on_progress)
         ctx.on_tick = report.tick
         entry = self.journal.by_task_id(task_id) if self.journal is not None else None
         if entry is not None and entry.status == DONE:
-            kept = self._kept(entry, report)
+            kept = journal_paths.kept(self.journal, entry, report)
             if kept is not None:
                 return kept
         report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=task_id)
@@ -209,66 +205,12 @@ class Client:
         entry = self.journal.latest(fp)
         return entry is None or entry.status == FAILED
 
-    @contextmanager
-    def _lease(self, fp: str, ctx: Context, report: _Reporter) -> Iterator[None]:
-        """Hold the fingerprint's lease (waiting while another run holds it), renewing it while we work."""
-        assert self.journal is not None
-        journal = self.journal
-        holder = journal.new_holder()
-        waiting = False
-        while not journal.try_lease(fp, holder):
-            if not waiting:
-                waiting = True
-                report.update(note=Text("Waiting: the same request is running in another run",
-                                        "等待:相同请求正在另一次运行中处理").get(language()))
-            ctx.sleep(0.3)
-        if waiting:
-            report.update(note="")
-        renewed = [time.monotonic()]
-        tick = ctx.on_tick
-
-        def renew() -> None:
-            if tick is not None:
-                tick()
-            if time.monotonic() - renewed[0] >= RENEW_EVERY:
-                renewed[0] = time.monotonic()
-                try:
-                    journal.renew(fp, holder)
-                except HDRedrawError as exc:  # never abandon a paid task (or a submit on the wire) for this
-                    log.warning("lease could not be renewed: %s", exc.en)
-
-        ctx.on_tick = renew
-        try:
-            yield
-        finally:
-            ctx.on_tick = tick
-            try:
-                journal.release(fp, holder)
-            except HDRedrawError as exc:  # the run's own outcome (or error) matters more
-                log.warning("lease could not be released: %s", exc.en)
-
-    def _kept(self, entry: Entry, report: _Reporter) -> TaskResult | None:
-        assert self.journal is not None
-        files = self.journal.load_files(entry)
-        if files is None:
-            return None
-        result = TaskResult(entry.task_id or "", entry.op_id, entry.service, images=files["images"],
-                            grid=files["grid"], image_1x=files["image_1x"], vector=files["vector"],
-                            svgs=[steps.safe_svg(d, entry.task_id or "") for d in files["svgs"]], prompt=files["prompt"], urls=files["urls"],
-                            remaining_count=entry.remaining_count, remaining_money=entry.remaining_money)
-        note = Text(f"Reused the result of task {entry.task_id}: no new charge.",
-                    f"复用任务 {entry.task_id} 的结果:未重复扣费。")
-        result.notes.append(note)
-        report.update(stage="done", fraction=1.0, task_id=entry.task_id, reused=True,
-                      note=note.get(language()))
-        return result
-
-    def _from_entry(self, op: Operation, entry: Entry, ctx: Context, report: _Reporter) -> TaskResult:
+    def _from_entry(self, op: Operation, entry: Entry, ctx: Context, report: Reporter) -> TaskResult:
         """Reuse a finished task, resume a pending one, or refuse to resend an uncertain one."""
         assert self.journal is not None
         lang = language()
         if entry.status == DONE:
-            kept = self._kept(entry, report)
+            kept = journal_paths.kept(self.journal, entry, report)
             if kept is not None:
                 return kept
             note = Text(f"Fetching task {entry.task_id} again (its kept copy was evicted): no new charge.",
@@ -282,7 +224,7 @@ class Client:
             raise errors.earlier_uncertain(entry.created_at, entry.task_id)
         assert entry.task_id
         report.update(stage="queued", fraction=STAGE_FRACTION["queued"], task_id=entry.task_id, note=note.get(lang))
-        self._plan_eta(op, report, entry.submitted_at)
+        journal_paths.plan_eta(self.journal, op, report, entry.submitted_at)
         try:
             status = self.wait(op, entry.task_id, ctx, report, first_delay=0.0)
         except TaskFailed as exc:
@@ -293,21 +235,7 @@ class Client:
         self.journal.finished(entry.id, result)
         return result
 
-    def _plan_eta(self, op: Operation, report: _Reporter, submitted_wall: float | None = None) -> None:
-        """Drive the progress bar and the time left from how long this operation's tasks usually take."""
-        if self.journal is None:
-            return
-        try:
-            done = [e for e in self.journal.recent(HISTORY, DONE) if e.op_id == op.id]
-        except HDRedrawError:  # the estimate is a nicety; never fail a paid task for it
-            return
-        report.estimate = Estimate.from_durations([e.finished_at - e.submitted_at for e in done
-                                                   if e.finished_at and e.submitted_at])
-        if report.estimate is not None:
-            age = time.time() - submitted_wall if submitted_wall else 0.0
-            report.submitted_at = time.monotonic() - max(0.0, age)
-
-    def _run_new(self, request: TaskRequest, ctx: Context, report: _Reporter, reservation: Reservation) -> TaskResult:
+    def _run_new(self, request: TaskRequest, ctx: Context, report: Reporter, reservation: Reservation) -> TaskResult:
         """Submit a new task and see it through, recording each step in the journal.
 
         The journal row is written before anything is sent (so a journal that cannot be written stops the
@@ -328,33 +256,33 @@ class Client:
                 reservation.refund()
                 raise
         limiter = self.limiter(op.service)
-        self._plan_eta(op, report)
+        journal_paths.plan_eta(journal, op, report)
         while True:
             try:
                 limiter.acquire(ctx, lambda active, limit: report.update(stage="queued", note=Text(
                     f"Waiting for a free slot ({active} tasks running on this service)",
                     f"等待空闲名额(该服务上有 {active} 个任务在运行)").get(language())))
             except HDRedrawError as exc:  # cancelled or timed out before sending: nothing was created
-                _mark(journal, entry_id, FAILED, exc.code)
+                journal_paths.mark(journal, entry_id, FAILED, exc.code)
                 reservation.refund()
                 raise
             ok = False
             try:
                 try:
                     sub = self.submit(request, ctx, report,
-                                      on_late_answer=_late_recorder(journal, entry_id) if journal else None)
+                                      on_late_answer=journal_paths.late_recorder(journal, entry_id) if journal else None)
                 except errors.ServiceBusy as busy:
                     limiter.busy(busy.retry_after)
                     continue
                 except SubmitUncertain as exc:
-                    _mark(journal, entry_id, UNCERTAIN, exc.code, only_if=SUBMITTING)
+                    journal_paths.mark(journal, entry_id, UNCERTAIN, exc.code, only_if=SUBMITTING)
                     raise
                 except HDRedrawError as exc:  # nothing left the machine, or the service refused it
-                    _mark(journal, entry_id, FAILED, exc.code)
+                    journal_paths.mark(journal, entry_id, FAILED, exc.code)
                     reservation.refund()
                     raise
                 except BaseException:  # an interrupt from outside: it may have been on the wire
-                    _mark(journal, entry_id, UNCERTAIN, "interrupted", only_if=SUBMITTING)
+                    journal_paths.mark(journal, entry_id, UNCERTAIN, "interrupted", only_if=SUBMITTING)
                     raise
                 if journal is not None:
                     try:
@@ -364,7 +292,7 @@ class Client:
                 try:
                     status = self.wait(op, sub.task_id, ctx, report)
                 except TaskFailed as exc:
-                    _mark(journal, entry_id, FAILED, exc.code)
+                    journal_paths.mark(journal, entry_id, FAILED, exc.code)
                     raise
                 ok = True
                 break
@@ -374,22 +302,12 @@ class Client:
         if sub.upload_note:
             result.notes.insert(0, sub.upload_note)
         if journal is not None:
-            self._keep(journal, entry_id, result)
+            journal_paths.keep(journal, entry_id, result)
         return result
 
     def limiter(self, service: str) -> AdaptiveLimiter:
         """The process-wide limiter of a service, at this client's concurrency setting."""
         return scheduler.limiter(service, self.settings.concurrency)
-
-    def _keep(self, journal: Journal, entry_id: int, result: TaskResult) -> None:
-        """Record a finished result; if the journal fails now, the result in hand is still returned."""
-        try:
-            journal.finished(entry_id, result)
-        except HDRedrawError as exc:
-            log.warning("finished task %s could not be kept: %s", result.task_id, exc.en)
-            result.notes.append(Text(
-                f"The result could not be kept in the journal ({exc.en}); Fetch Task {result.task_id} returns it "
-                "again for free.", f"结果未能保存到任务记录({exc.zh});可用“获取任务结果”免费取回任务 {result.task_id}。"))
 
     # ------------------------------------------------------------------ the steps
 
@@ -413,53 +331,28 @@ class Client:
             image = codecs.decode_image(bytes(image))
         return codecs.encode_upload(np.asarray(image))
 
-    def submit(self, request: TaskRequest, ctx: Context, report: _Reporter | None = None,
+    def submit(self, request: TaskRequest, ctx: Context, report: Reporter | None = None,
                on_late_answer: Callable[[dict[str, Any]], None] | None = None) -> Submission:
         """Create the task.  Never repeated once it may have reached the service."""
         service = services.get(request.op.service)
         return steps.submit(self.transport(service.id), service, request, self._secret(service), ctx,
-                            report or _Reporter(None), on_late_answer)
+                            report or Reporter(None), on_late_answer)
 
-    def wait(self, op: Operation, task_id: str, ctx: Context, report: _Reporter | None = None,
+    def wait(self, op: Operation, task_id: str, ctx: Context, report: Reporter | None = None,
              first_delay: float | None = None) -> Status:
         """Poll until the task finishes; returns its final status."""
         service = services.get(op.service)
         return steps.wait(self.transport(service.id), service, op, task_id, self._secret(service), ctx,
-                          report or _Reporter(None), first_delay)
+                          report or Reporter(None), first_delay)
 
-    def collect(self, op: Operation, status: Status, ctx: Context, report: _Reporter | None = None) -> TaskResult:
+    def collect(self, op: Operation, status: Status, ctx: Context, report: Reporter | None = None) -> TaskResult:
         """Download every result the finished task offers."""
         service = services.get(op.service)
-        return steps.collect(self.transport(service.id), service, op, status, ctx, report or _Reporter(None),
+        return steps.collect(self.transport(service.id), service, op, status, ctx, report or Reporter(None),
                              self.settings.max_result_mb * 1048576)
 
     def _secret(self, service: services.Service) -> str:
         return service.credentials(self.settings)[1]
-
-
-def _mark(journal: Journal | None, entry_id: int | None, status: str, error: str,
-          only_if: str | None = None) -> None:
-    """Set a row's status while an error is already on its way: a journal failure must not replace it."""
-    if journal is None or entry_id is None:
-        return
-    try:
-        journal.set_status(entry_id, status, error, only_if=only_if)
-    except HDRedrawError:
-        log.warning("journal row %s could not be marked %s", entry_id, status)
-
-
-def _late_recorder(journal: Journal, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
-    """What to do with a submit's answer that arrives after the run stopped waiting for it (Cancel)."""
-    def late(answer: dict[str, Any]) -> None:
-        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
-        task_id = answer.get("task_id") or result.get("task_id")
-        if answer.get("err_code", answer.get("code")) != 0:  # refused: nothing was created
-            journal.set_status(entry_id, FAILED, "refused",
-                               only_if=(SUBMITTING, UNCERTAIN))
-        elif task_id:
-            journal.submitted(entry_id, steps.service_task_id(task_id),
-                              answer.get("remaining_count"), answer.get("remaining_money"))
-    return late
 
 
 def _copy_of(outcome: TaskResult | HDRedrawError, index: int) -> TaskResult | HDRedrawError:

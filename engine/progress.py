@@ -167,7 +167,7 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-class _Reporter:
+class Reporter:
     """Turns job state into Progress reports, at least once a second while waiting."""
 
     def __init__(self, on_progress: ProgressFn | None):

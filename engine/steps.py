@@ -13,7 +13,7 @@ from typing import Any
 
 from . import codecs, errors, specs, svg
 from .errors import SubmitUncertain, TaskFailed
-from .progress import STAGE_FRACTION, Submission, TaskResult, _Reporter, note_balance
+from .progress import STAGE_FRACTION, Reporter, Submission, TaskResult, note_balance
 from .redact import get_logger
 from .request import TaskRequest
 from .services import Service, Status
@@ -35,7 +35,7 @@ CHECKS: dict[str, Callable[[bytes], None]] = {
 
 
 def submit(transport: Transport, service: Service, request: TaskRequest, secret: str, ctx: Context,
-           report: _Reporter, on_late: Callable[[dict[str, Any]], None] | None = None) -> Submission:
+           report: Reporter, on_late: Callable[[dict[str, Any]], None] | None = None) -> Submission:
     """Create the task.  Never repeated once it may have reached the service."""
     upload = request.upload
     note = upload.note if isinstance(upload, codecs.Encoded) else None
@@ -56,7 +56,7 @@ def submit(transport: Transport, service: Service, request: TaskRequest, secret:
 
 
 def wait(transport: Transport, service: Service, op: Operation, task_id: str, secret: str, ctx: Context,
-         report: _Reporter, first_delay: float | None = None) -> Status:
+         report: Reporter, first_delay: float | None = None) -> Status:
     """Poll until the task finishes; returns its final status."""
     ctx.task_id = task_id
     ctx.sleep(FIRST_POLL_DELAY if first_delay is None else first_delay)
@@ -80,11 +80,14 @@ def wait(transport: Transport, service: Service, op: Operation, task_id: str, se
             report.update(stage=stage, fraction=status.fraction, exact=True, status=status.word)
         else:
             report.update(stage=stage, fraction=STAGE_FRACTION[stage], status=status.word)
-        ctx.sleep(max(0.0, asked + service.poll_interval - time.monotonic()))
+        # From the moment we asked, or (when the answer was slow) from the moment it came back: the service's
+        # cache runs from when it answered, and asking inside it only returns the same answer again.
+        answered = time.monotonic()
+        ctx.sleep(max(0.0, max(asked + service.poll_interval, answered + service.poll_interval - 0.1) - answered))
 
 
 def collect(transport: Transport, service: Service, op: Operation, status: Status, ctx: Context,
-            report: _Reporter, max_bytes: int) -> TaskResult:
+            report: Reporter, max_bytes: int) -> TaskResult:
     """Download every file the finished task offers, each checked (SVG made safe) before it is kept."""
     report.update(stage="downloading", fraction=STAGE_FRACTION["downloading"], exact=False)
     task_id = ctx.task_id or ""
