@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import wait_for
 
 from hdredraw.engine import errors
 from hdredraw.engine.jobs import Client
@@ -21,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def picture(seed=0, h=40, w=48):
     return np.random.default_rng(seed).random((h, w, 3)).astype(np.float32)
-
-
-def wait_for(predicate, what: str, limit: float = 20.0) -> None:
-    end = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
 
 
 def drop_journal(folder: Path) -> None:

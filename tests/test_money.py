@@ -8,11 +8,10 @@ sent twice.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
-from helpers import settle  # noqa: E402
+from helpers import settle, wait_for  # noqa: E402
 
 from hdredraw.engine import errors, specs
 from hdredraw.engine.jobs import Client
@@ -27,15 +26,6 @@ def picture(seed=0, h=40, w=48):
 @pytest.fixture
 def journal(tmp_path):
     return Journal(tmp_path / "journal")
-
-
-def wait_for(predicate, what: str, limit: float = 20.0) -> None:
-    """Poll for something that happens on another thread (bounded; never asserts on time)."""
-    end = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- deadline and cancel mid-submit
