@@ -7,7 +7,8 @@ animation that rewrites links, foreignObject/iframe/embed), nothing that can fet
 a local `#fragment`, or an inline raster `data:image/png|jpeg|gif|webp`), no DTDs or entities, no processing
 instructions or comments.  Parsing is streaming and bounded (size, depth, element count, and the size the
 document would have once `use` and `url(#…)` references are expanded), so hostile input ends in one clean
-bilingual error instead of a RecursionError or an exhausted process.  Rendering lives in `svgrender`.
+bilingual error instead of a RecursionError or an exhausted process.  Rendering lives in `svgrender`
+(which uses this module; nothing here uses it).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import base64
 import io
 import re
 import xml.parsers.expat as expat
-from collections.abc import Callable
-
-import numpy as np
 
 from .errors import ValidationError
 
@@ -398,11 +396,3 @@ def sanitize_document(data: bytes | str) -> bytes:
     """Safe, standalone SVG markup (UTF-8 bytes) with the same drawing: what the pack outputs, saves and
     renders.  Raises ValidationError (English and Chinese) for markup that is not SVG or is refused."""
     return serialize(parse(data))
-
-
-def render(svg: str | bytes, width: int = 0, height: int = 0, background: str | None = None, *,
-           fit: bool = False, cancel: Callable[[], bool] | None = None) -> np.ndarray:
-    """Render to an H×W×4 uint8 array, sized and capped before any pixel exists (see `svgrender.render`)."""
-    from . import svgrender
-
-    return svgrender.render(svg, width, height, background, fit=fit, cancel=cancel)

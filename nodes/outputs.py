@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..engine import codecs, errors, svg
+from ..engine import codecs, errors, svg, svgrender
 from . import comfy_hooks as hooks
 from . import tensors
 from .output_kinds import SVG
@@ -86,9 +86,9 @@ def svg_object(documents: list[bytes]) -> SVG:
 
 def render_one(data: bytes, width: int = 0, height: int = 0, background: str | None = None, *,
                fit: bool = False) -> np.ndarray:
-    """`svg.render` with ComfyUI's Cancel: pressing it stops the renderer, and the run ends as interrupted."""
+    """`svgrender.render` with ComfyUI's Cancel: pressing it stops the renderer, and the run ends as interrupted."""
     try:
-        return svg.render(data, width, height, background, fit=fit, cancel=hooks.interrupted)
+        return svgrender.render(data, width, height, background, fit=fit, cancel=hooks.interrupted)
     except errors.HDRedrawError:
         if hooks.interrupted():
             hooks.raise_if_interrupted()

@@ -117,7 +117,7 @@ def test_own_size_is_what_resvg_picks(attrs):
         expected = im.size
     w0, h0, _ = svgrender.intrinsic_size(svg.parse(doc))
     assert svgrender.plan_size((w0, h0)) == expected
-    assert svg.render(doc).shape[:2] == expected[::-1]
+    assert svgrender.render(doc).shape[:2] == expected[::-1]
 
 
 def test_plan_size_caps_every_request():
@@ -139,14 +139,14 @@ def test_an_allocation_the_size_cannot_predict_fails_cleanly():
            f'patternUnits="userSpaceOnUse"><rect width="10" height="10"/></pattern></defs>'
            f'<rect width="100" height="100" fill="url(#p)"/></svg>')
     with pytest.raises(errors.ResultError) as info:
-        svg.render(doc, 100, 100)
+        svgrender.render(doc, 100, 100)
     assert bilingual(info.value)
 
 
 def test_nesting_that_overflows_resvgs_stack_in_a_normal_thread_renders():
     """250 nested groups with opacity overflow an 8 MB stack inside resvg (a segfault, not an exception)."""
     doc = f"<svg {NS} width=\"20\" height=\"20\">" + '<g opacity=".99">' * 250 + RECT + "</g>" * 250 + "</svg>"
-    out = svg.render(doc, 20, 20)
+    out = svgrender.render(doc, 20, 20)
     assert out.shape == (20, 20, 4) and tuple(out[5, 5, :3]) == (255, 0, 0)
 
 
@@ -157,7 +157,7 @@ SLOW = (f'<svg {NS} width="8000" height="8000"><filter id="t"><feTurbulence base
 def test_cancel_stops_the_renderer(comfy, nodes):
     calls = []
     with pytest.raises(errors.ResultError, match="cancelled"):
-        svg.render(SLOW, cancel=lambda: calls.append(1) or True)
+        svgrender.render(SLOW, cancel=lambda: calls.append(1) or True)
     assert calls
     comfy.interrupt = True  # ComfyUI's Cancel: the node run ends as interrupted, not as an error
     with pytest.raises(type(comfy).Interrupted):
@@ -326,7 +326,7 @@ def test_rendering_never_reads_local_files(tmp_path):
     secret = tmp_path / "secret.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(secret)
     for href in (secret.as_uri(), str(secret), "secret.png"):
-        out = svg.render(f'<svg {NS} width="8" height="8"><image href="{href}" width="8" height="8"/></svg>')
+        out = svgrender.render(f'<svg {NS} width="8" height="8"><image href="{href}" width="8" height="8"/></svg>')
         assert int(out[..., 3].max()) == 0, href
 
 
