@@ -89,9 +89,9 @@ class Client:
         return self._request(op, op.validate(params or {}), self.prepare(op, image), specs.check_variation(variation))
 
     def _request(self, op: Operation, values: Mapping[str, Any], upload: codecs.Encoded | str,
-                 variation: int) -> TaskRequest:
+                 variation: int, wire: Mapping[str, str] | None = None) -> TaskRequest:
         base, secret = services.get(op.service).credentials(self.settings)
-        return TaskRequest.of(op, values, upload, variation, account_id(base, secret))
+        return TaskRequest.of(op, values, upload, variation, account_id(base, secret), wire)
 
     def fingerprint(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
                     variation: int = 0) -> str:
@@ -143,7 +143,8 @@ class Client:
         with ThreadPoolExecutor(max_workers=min(workers, os.cpu_count() or 2),
                                 thread_name_prefix="hdredraw-encode") as pool:
             uploads = list(pool.map(lambda image: self.prepare(op, image), items))  # zlib runs without the GIL
-        requests = [self._request(op, values, u, variation) for u in uploads]
+        wire = op.wire_fields(values)  # the same form fields for every image of the batch
+        requests = [self._request(op, values, u, variation, wire) for u in uploads]
         keys = [r.fingerprint for r in requests]
         first: dict[str, int] = {}
         unique = [i for i, k in enumerate(keys) if first.setdefault(k, i) == i]

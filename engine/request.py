@@ -29,10 +29,11 @@ class TaskRequest:
 
     @classmethod
     def of(cls, op: Operation, values: Mapping[str, Any], upload: Encoded | str, variation: int,
-           account: str) -> TaskRequest:
-        """Freeze a request from values that `op.validate` already checked."""
-        return cls(op, MappingProxyType(dict(values)), MappingProxyType(op.wire_fields(values)), upload,
-                   int(variation), account)
+           account: str, wire: Mapping[str, str] | None = None) -> TaskRequest:
+        """Freeze a request from values that `op.validate` already checked (a batch passes the wire form it
+        computed once for all its images)."""
+        wire = op.wire_fields(values) if wire is None else wire
+        return cls(op, MappingProxyType(dict(values)), MappingProxyType(dict(wire)), upload, int(variation), account)
 
     @property
     def upload_bytes(self) -> bytes:

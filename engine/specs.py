@@ -228,6 +228,14 @@ def _fmt(v: float | None) -> str:
     return f"{v:g}"
 
 
+class ValidParams(dict):
+    """Parameters one operation has checked (a plain dict to read; `Operation.validate` trusts it)."""
+
+    def __init__(self, op_id: str, values: Mapping[str, Any]):
+        super().__init__(values)
+        self.op_id = op_id
+
+
 @dataclass(frozen=True)
 class Operation:
     """One API operation: where it lives, what it takes, what it gives back."""
@@ -263,11 +271,14 @@ class Operation:
     def image_field(self) -> Field | None:
         return next((f for f in self.fields if f.is_file), None)
 
-    def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(self, values: Mapping[str, Any]) -> ValidParams:
         """Check and normalise every parameter; unknown names are rejected.
 
-        Returns a complete dict (defaults filled in) ready for `wire_fields`.
+        Returns the complete values (defaults filled in) as `ValidParams`; passing those back returns them
+        unchanged, so however many layers a request crosses, its parameters are checked exactly once.
         """
+        if isinstance(values, ValidParams) and values.op_id == self.id:
+            return values
         known = {f.name for f in self.params}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -275,7 +286,7 @@ class Operation:
                 f"{self.id} has no parameter {', '.join(unknown)}; it takes {', '.join(sorted(known)) or 'none'}.",
                 f"{self.id} 没有参数 {', '.join(unknown)};可用参数:{', '.join(sorted(known)) or '无'}。",
                 field=unknown[0])
-        return {f.name: f.coerce(values.get(f.name)) for f in self.params}
+        return ValidParams(self.id, {f.name: f.coerce(values.get(f.name)) for f in self.params})
 
     def wire_fields(self, values: Mapping[str, Any]) -> dict[str, str]:
         """The validated parameters as the text the service receives."""

@@ -42,3 +42,22 @@ def test_its_node_cli_locales_and_service_call_all_appear(sharpen, make_settings
     result = Client(make_settings()).run("sharpen", np.zeros((16, 16, 3), np.float32), {"amount": 1.5})
     assert result.images and emu.submissions[0]["endpoint"] == "/api/submit_sharpen_task"
     assert emu.submissions[0]["fields"]["amount"] == "1.5"
+
+
+def test_a_nodes_parameters_are_checked_once_and_put_in_form_once(sharpen, comfy, service_env, monkeypatch):
+    """ComfyUI → node → runner → engine batch → request → service form: one validation, one wire form."""
+    torch = pytest.importorskip("torch")
+    from helpers import settle
+
+    from hdredraw.nodes import factory
+
+    calls = {"coerce": 0, "wire": 0}
+    coerce, wire = Field.coerce, Operation.wire_fields
+    monkeypatch.setattr(Field, "coerce", lambda self, v: calls.__setitem__("coerce", calls["coerce"] + 1)
+                        or coerce(self, v))
+    monkeypatch.setattr(Operation, "wire_fields", lambda self, v: calls.__setitem__("wire", calls["wire"] + 1)
+                        or wire(self, v))
+    node = factory.operation_nodes()["HDRedraw_Sharpen"]()
+    settle(node.run(image=torch.rand(3, 8, 8, 3), amount=1.5, unique_id="1"))
+    assert calls == {"coerce": 1, "wire": 1}  # one field, a batch of three images
+    assert len(service_env.submissions) == 3
