@@ -250,14 +250,15 @@ class Client:
         entry_id = None
         if journal is not None:
             try:
-                entry_id = journal.start(request.fingerprint, op.service, op.id, request.wire,
+                entry_id = journal.start(request.fingerprint, op.service, op.id,
+                                         {**request.wire, journal_paths.SIZE_KEY: request.size_class},
                                          request.upload_sha256 if isinstance(request.upload, codecs.Encoded)
                                          else None, request.variation)
             except HDRedrawError:
                 reservation.refund()
                 raise
         limiter = self.limiter(op.service)
-        journal_paths.plan_eta(journal, op, report)
+        journal_paths.plan_eta(journal, op, report, size=request.size_class)
         while True:
             try:
                 limiter.acquire(ctx, lambda active, limit: report.update(stage="queued", note=Text(

@@ -23,6 +23,8 @@ from .transport import Context
 
 log = get_logger("hdredraw.journal_paths")
 HISTORY = 200  # finished tasks the progress estimate looks back over
+MIN_ALIKE = 3  # tasks of the same size class needed before the estimate uses only those
+SIZE_KEY = "~size"  # recorded beside a task's parameters: its image's size class
 
 
 @contextmanager
@@ -78,16 +80,19 @@ def kept(journal: Journal, entry: Entry, report: Reporter) -> TaskResult | None:
     return result
 
 
-def plan_eta(journal: Journal | None, op: Operation, report: Reporter, submitted_wall: float | None = None) -> None:
-    """Drive the progress bar and the time left from how long this operation's tasks usually take."""
+def plan_eta(journal: Journal | None, op: Operation, report: Reporter, submitted_wall: float | None = None,
+             size: str | None = None) -> None:
+    """Drive the progress bar and the time left from how long this operation's tasks usually take, for
+    images of the same size class when there are enough of those (a 12-megapixel redraw is not a 1-MP one)."""
     if journal is None:
         return
     try:
-        done = [e for e in journal.recent(HISTORY, DONE) if e.op_id == op.id]
+        done = [e for e in journal.recent(HISTORY, DONE) if e.op_id == op.id and e.finished_at and e.submitted_at]
     except HDRedrawError:  # the estimate is a nicety; never fail a paid task for it
         return
-    report.estimate = Estimate.from_durations([e.finished_at - e.submitted_at for e in done
-                                               if e.finished_at and e.submitted_at])
+    alike = [e for e in done if size is not None and (e.params or {}).get(SIZE_KEY) == size]
+    sample = alike if len(alike) >= MIN_ALIKE else done
+    report.estimate = Estimate.from_durations([e.finished_at - e.submitted_at for e in sample])
     if report.estimate is not None:
         age = time.time() - submitted_wall if submitted_wall else 0.0
         report.submitted_at = time.monotonic() - max(0.0, age)

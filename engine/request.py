@@ -44,6 +44,14 @@ class TaskRequest:
         return hashlib.sha256(self.upload_bytes).hexdigest()
 
     @property
+    def size_class(self) -> str | None:
+        """How big the image is, coarsely (durations grow with it): for the progress estimate."""
+        if not isinstance(self.upload, Encoded):
+            return None
+        mp = self.upload.width * self.upload.height / 1e6
+        return "≤1MP" if mp <= 1.05 else "≤4MP" if mp <= 4.2 else "≤16MP" if mp <= 16.8 else ">16MP"
+
+    @property
     def fingerprint(self) -> str:
         """What makes two requests the same paid work (the journal's key)."""
         canonical = json.dumps({"service": self.op.service, "op": self.op.id, "params": dict(sorted(self.wire.items())),

@@ -41,3 +41,22 @@ def test_a_run_with_history_reports_a_rising_bar_and_a_time_left(make_settings, 
     fractions = [p.fraction for p in waiting]
     assert fractions == sorted(fractions) and fractions[-1] > 0.3
     assert "left (estimate)" in waiting[0].text()
+
+
+def test_the_estimate_follows_tasks_of_the_same_size(make_settings, tmp_path, emu):
+    emu.status_cache = 0.0
+    c = Client(make_settings(), journal=Journal(tmp_path / "j"))
+    rng = np.random.default_rng(0)
+    for processing, side in ((0.1, 32), (1.2, 1100)):  # small images are quick, big ones slow
+        emu.processing_time = processing
+        for _ in range(3):
+            c.run("remove_fabric", rng.random((side, side, 3)).astype(np.float32))
+    from hdredraw.engine import journal_paths, specs
+    from hdredraw.engine.progress import Reporter
+
+    p50 = {}
+    for size in ("≤1MP", "≤4MP"):
+        report = Reporter(None)
+        journal_paths.plan_eta(c.journal, specs.get("remove_fabric"), report, size=size)
+        p50[size] = report.estimate.p50
+    assert p50["≤4MP"] > 1.2 > p50["≤1MP"]  # each size class is estimated from its own history
