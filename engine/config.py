@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,28 +122,22 @@ def config_path() -> Path:
     return (_default_dir or user_config_dir()) / "config.json"
 
 
-@dataclass
-class Settings:
+# The resolved-settings type gets one field per declared setting (name, type, default), so a setting is
+# declared once, in SETTINGS, and nowhere else.
+_ResolvedFields = make_dataclass("_ResolvedFields", [
+    *((s.name, s.cast, field(default=s.default)) for s in SETTINGS),
+    ("sources", dict, field(default_factory=dict)),
+    ("key_origins", dict, field(default_factory=dict)),
+])
+
+
+class Settings(_ResolvedFields):
     """Resolved settings plus where each came from ('env', 'file' or 'default').
 
     `key_origins` maps a secret taken from the config file to the origin (scheme://host[:port]) of the base
     URL in effect when it was entered; the require_* methods refuse to hand it out for any other origin.
     Secrets from the environment (and Settings built directly, as tests and the demo do) are not bound.
     """
-
-    hdredraw_base_url: str = ""
-    hdredraw_user_key: str = ""
-    hidream_token: str = ""
-    hidream_base_url: str = HIDREAM_DEFAULT_URL
-    job_timeout: float = 1800.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
-    concurrency: int = 8
-    max_result_mb: int = 256
-    max_new_tasks: int = 16
-    cache_mb: int = 2048
-    sources: dict[str, str] = field(default_factory=dict)
-    key_origins: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print secrets
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "key_origins")}
