@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import IO, Any
@@ -165,38 +165,45 @@ def _labels(paths: Sequence[Path]) -> list[str]:
 
 # --------------------------------------------------------------------------- threads
 
-def _start_workers(job: Callable[[int], None], count: int, workers: int, cancel: threading.Event,
-                   name: str) -> list[threading.Thread]:
-    """`workers` daemon threads running `job(i)` for i in 0..count-1 until done or cancelled.
+class Workers:
+    """Daemon threads running `job(i)` for i in 0..count-1 until all are done or the run is cancelled.
 
     Daemon threads, not an executor: an executor's threads are joined at exit, which is what kept Ctrl-C
-    waiting for every task.
+    waiting for every task.  Waiting is on an Event, not `Thread.join`: a join that Ctrl-C interrupts can
+    mark a running thread as stopped (CPython bpo-45274), and then nothing would wait for it.
     """
-    lock = threading.Lock()
-    queue = iter(range(count))
 
-    def loop() -> None:
-        while not cancel.is_set():
-            with lock:
-                i = next(queue, None)
-            if i is None:
-                return
-            job(i)
+    def __init__(self, job: Callable[[int], None], count: int, workers: int, cancel: threading.Event, name: str):
+        self._lock = threading.Lock()
+        self._queue = iter(range(count))
+        self._job = job
+        self._cancel = cancel
+        n = max(1, min(workers, count)) if count else 0
+        self._alive = n
+        self.finished = threading.Event()
+        if n == 0:
+            self.finished.set()
+        for k in range(n):
+            threading.Thread(target=self._loop, name=f"{name}-{k}", daemon=True).start()
 
-    threads = [threading.Thread(target=loop, name=f"{name}-{k}", daemon=True) for k in range(max(1, min(workers,
-                                                                                                         count)))]
-    for t in threads:
-        t.start()
-    return threads
+    def _loop(self) -> None:
+        try:
+            while not self._cancel.is_set():
+                with self._lock:
+                    i = next(self._queue, None)
+                if i is None:
+                    return
+                self._job(i)
+        finally:
+            with self._lock:
+                self._alive -= 1
+                if self._alive == 0:
+                    self.finished.set()
 
-
-def _wait(threads: Iterable[threading.Thread], tick: Callable[[], None] | None = None) -> None:
-    """Wait for threads in short slices, so Ctrl-C reaches the main thread at once (on Windows too)."""
-    for t in list(threads):
-        while t.is_alive():
-            t.join(TICK)
-            if tick is not None:
-                tick()
+    def wait(self) -> None:
+        """Wait in short slices, so Ctrl-C reaches the main thread at once (on Windows too)."""
+        while not self.finished.wait(TICK):
+            pass
 
 
 # --------------------------------------------------------------------------- the command
@@ -292,8 +299,7 @@ class Run:
                     kept[0] += len(ready.upload.data)
                     item.upload = ready.upload
 
-        stop = threading.Event()
-        _wait(_start_workers(one, len(self.items), os.cpu_count() or 2, stop, "hdredraw-read"))
+        Workers(one, len(self.items), os.cpu_count() or 2, threading.Event(), "hdredraw-read").wait()
         if bad:
             bad.sort(key=lambda b: b[0].index)
             if not self.args.skip_bad_inputs:
@@ -488,16 +494,16 @@ class Run:
                                     eta=self.eta, live=None if not self.args.plain else False)
         interrupted = False
         try:
-            threads = _start_workers(lambda k: self._run_one(self.unique[k]), len(self.unique), workers,
-                                     self.cancel, "hdredraw-run")
+            pool = Workers(lambda k: self._run_one(self.unique[k]), len(self.unique), workers, self.cancel,
+                           "hdredraw-run")
             try:
-                _wait(threads)
+                pool.wait()
             except KeyboardInterrupt:
                 interrupted = True
                 self.cancel.set()
                 self.warn(Text("Ctrl-C: stopping (press Ctrl-C again to quit at once) …",
                                "Ctrl-C:正在停止(再按一次 Ctrl-C 立即退出)……"))
-                _wait(threads)  # every wait in the engine looks at the cancel flag 5 times a second
+                pool.wait()  # every wait in the engine looks at the cancel flag 5 times a second
         finally:
             if self.display is not None:
                 self.display.close()
