@@ -39,7 +39,7 @@ from pathlib import Path, PurePath
 from typing import IO, Any
 
 from . import codecs, config, errors, prices, result_files, specs
-from .console import Display, elapsed_text, make_display
+from .console import Display, LiveDisplay, elapsed_text, is_terminal, make_display
 from .errors import HDRedrawError
 from .jobs import Client
 from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Journal
@@ -231,10 +231,10 @@ class Run:
     def say(self, text: Text | str) -> None:
         """A line for people: stdout normally, stderr with --json (stdout is for records then)."""
         line = text.get(self.lang) if isinstance(text, Text) else text
-        if self.display is not None:
-            self.display.line(line)
-            return
         stream = self.err_stream if self.args.json else self.out_stream
+        if isinstance(self.display, LiveDisplay) and is_terminal(stream):
+            self.display.line(line)  # the same screen: above the live bars, not through them
+            return
         stream.write(line + "\n")
         stream.flush()
 

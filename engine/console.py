@@ -160,7 +160,7 @@ def make_display(labels: Sequence[str], stream: IO[str] | None = None, title: st
     """The live display on a terminal (unless `live` is False), plain lines otherwise."""
     stream = stream or sys.stderr
     if live is None:
-        live = _is_terminal(stream)
+        live = is_terminal(stream)
     if live:
         try:
             return LiveDisplay(labels, stream, title, eta)
@@ -169,7 +169,8 @@ def make_display(labels: Sequence[str], stream: IO[str] | None = None, title: st
     return Display(labels, stream, title)
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether a stream is an interactive terminal (False for files, pipes and closed streams)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
