@@ -214,8 +214,8 @@ def _float(v: Any) -> float | None:
 
 
 def _price(key: tuple[str, str], values: list[tuple[float, float]]) -> Price:
-    counts = [c for c, _ in values]
+    # HD Redraw takes a task from the count while there is one, else money: each sample is one or the other.
+    counts = [c for c, _ in values if c > 0]
     money_only = [m for c, m in values if c == 0]
-    count = statistics.median(counts) if counts else None
-    return Price(key[0], key[1], count=count if count else None,
+    return Price(key[0], key[1], count=statistics.median(counts) if counts else None,
                  money=statistics.median(money_only) if money_only else None, samples=len(values))
