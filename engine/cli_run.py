@@ -353,43 +353,27 @@ class Run:
             self.copies.setdefault(it.first, []).append(it)
         self.new_count = sum(1 for it in self.unique if it.plan == "new")
 
-    def expected_files(self, item: Item) -> list[tuple[str, bytes]] | None:
-        """A reused result's files (to tell a re-run's own files from others'), or None when unknown."""
-        if item.plan != "reuse":
-            src = self.items[item.first]
-            if src.plan != "reuse":
-                return None
-            item = src
-        entry = self.journal.latest(item.fingerprint)
-        files = self.journal.load_files(entry) if entry is not None else None
-        if files is None:
-            return None
-        result = TaskResult(entry.task_id or "", entry.op_id, entry.service, images=files["images"],
-                            grid=files["grid"], image_1x=files["image_1x"], vector=files["vector"],
-                            svgs=files["svgs"], prompt=files["prompt"])
-        return result_files.result_files(result, "{stem}")
-
     def output_conflicts(self) -> list[Path]:
-        """Existing files this run would have to replace (none with --overwrite)."""
+        """Existing files that a task still to be paid for (or resumed) would have to replace.
+
+        Reused results cost nothing, so they are not checked here: when they are written, a file with the
+        same bytes is left as it is and a different one is never replaced (the result goes beside it).
+        """
         if self.args.overwrite:
             return []
         listings: dict[Path, list[str]] = {}
         found: list[Path] = []
         for item in self.items:
+            if self.items[item.first].plan not in ("new", "resume"):
+                continue
             folder = self.out / item.stem.parent
             if folder not in listings:
                 try:
                     listings[folder] = os.listdir(folder)
                 except OSError:
                     listings[folder] = []
-            if not listings[folder]:
-                continue
-            template = self.expected_files(item)
-            expected = None if template is None else [
-                (name.replace("{stem}", item.stem.name, 1), data) for name, data in template]
-            if template is None and self.items[item.first].plan == "reuse":
-                continue  # kept copy evicted: fetched again for free, and never written over another file
-            found += result_files.conflicts(folder, item.stem.name, expected, listings[folder])
+            if listings[folder]:
+                found += result_files.conflicts(folder, item.stem.name, None, listings[folder])
         return found
 
     # ------------------------------------------------------------------ estimates
@@ -478,7 +462,7 @@ class Run:
         if self.p50 is None:
             return None
         limit = max(1, self.client.limiter(self.op.service).limit)
-        return max(1.0, math.ceil(len(todo) / limit) * self.p50 - (elapsed % self.p50))
+        return max(1.0, math.ceil(len(todo) / limit) * self.p50)
 
     def run(self) -> int:
         self.check_before_sending()

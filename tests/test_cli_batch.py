@@ -85,6 +85,17 @@ def test_the_same_command_again_submits_nothing_and_leaves_the_files_alone(emu, 
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()} == stamps
 
 
+def test_a_reused_result_is_written_beside_a_different_file_never_over_it(emu, env, tmp_path):
+    picture(tmp_path / "a.png", 1)
+    assert cli(["run", "face_enhance", "a.png", "-o", "out"], env, tmp_path).returncode == 0
+    (tmp_path / "out" / "a_face_enhance.png").write_bytes(b"edited by hand")
+    out = cli(["run", "face_enhance", "a.png", "-o", "out"], env, tmp_path)  # reused: nothing to pay, so it runs
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "a_face_enhance.png").read_bytes() == b"edited by hand"
+    assert (tmp_path / "out" / "a_face_enhance-2.png").read_bytes()[:4] == b"\x89PNG"
+    assert "a_face_enhance.png exists and was kept" in out.stdout and len(emu.submissions) == 1
+
+
 def test_output_location_is_checked_before_anything_is_sent(emu, env, tmp_path):
     picture(tmp_path / "a.png", 1)
     (tmp_path / "taken.png").write_bytes(b"a file")
