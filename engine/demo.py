@@ -69,9 +69,9 @@ def run_demo(out_dir: Path | None = None) -> int:
         print(f"Built-in emulator at {emu.base_url} (no key or network needed)\n")
 
         def step(n: int, op: str, image, params: dict, note: str) -> TaskResult:
-            progress = TerminalProgress([f"{n}. {op}"])
             t0 = time.monotonic()
-            result = client.run(op, image, params, on_progress=lambda p: progress(0, p))
+            with TerminalProgress([f"{n}. {op}"]) as progress:
+                result = client.run(op, image, params, on_progress=lambda p: progress(0, p))
             files = save_result(result, out, f"{n:02d}_{op}")
             steps.append({"step": n, "operation": op, "what": note, "params": params, "task_id": result.task_id,
                           "seconds": round(time.monotonic() - t0, 2), "files": [f.name for f in files],

@@ -30,14 +30,27 @@ def _field_line(f: specs.Field) -> str:
     return f"`{f.name}` {rng}{default}{need}"
 
 
+def cli_command(op: specs.Operation) -> str:
+    """How the command line runs an operation: `run OP` for paid ones, `fetch` for the free status query."""
+    return f"hdredraw run {op.id}" if op.paid else "hdredraw fetch TASK_ID"
+
+
+# Nodes that call no service, listed after the operations.
+LOCAL_NODES = (("HDRedraw_RenderSVG", "Render SVG · 渲染 SVG", "hdredraw render-svg", "local, no service",
+                "`svg` SVG or `svg_text` string; `width` 0–16384, default `0`; `height` 0–16384, default `0`; "
+                "`background` string (optional)"),)
+
+
 def operations_markdown() -> str:
-    rows = ["| node | operation (CLI) | endpoint | inputs |", "|---|---|---|---|"]
+    rows = ["| node | command line | endpoint | inputs |", "|---|---|---|---|"]
     for op in specs.OPERATIONS.values():
         if not op.node_id:
             continue
         fields = "; ".join(_field_line(f) for f in op.fields)
-        rows.append(f"| `{op.node_id}`<br>{op.title.en} · {op.title.zh} | `{op.id}` | `{op.method} {op.endpoint}` "
-                    f"| {fields} |")
+        rows.append(f"| `{op.node_id}`<br>{op.title.en} · {op.title.zh} | `{cli_command(op)}` | "
+                    f"`{op.method} {op.endpoint}` | {fields} |")
+    for node, title, command, where, fields in LOCAL_NODES:
+        rows.append(f"| `{node}`<br>{title} | `{command}` | {where} | {fields} |")
     return "\n".join(rows)
 
 

@@ -187,7 +187,21 @@ class Cancelled(HDRedrawError):
     code = "cancelled"
 
 
+# Who reads the advice: ComfyUI's nodes (the default) or the command line, whose users have no Fetch Task node.
+_caller = "node"
+
+
+def set_caller(caller: str) -> None:
+    """'cli' makes the advice in messages name commands instead of nodes (the `hdredraw` command sets it)."""
+    global _caller
+    _caller = caller
+
+
 def _ctx(task_id: str | None) -> tuple[str, str]:
+    if task_id and _caller == "cli":
+        return (f" The task keeps running on the service; run the same command again, or `hdredraw fetch {task_id}`, "
+                "to get its result at no extra cost.",
+                f" 任务仍在服务端运行;再次运行相同命令或 `hdredraw fetch {task_id}` 即可免费取回结果。")
     if task_id:
         return (f" The task keeps running on the service; fetch its result later with Fetch Task "
                 f"(task id {task_id}) at no extra cost.",

@@ -177,7 +177,18 @@ def too_large(max_bytes: int, task_id: str | None) -> ResultError:
         f"结果超过 {mb:.0f} MB 的下载上限,未加载。如确需更大的结果,请调大 HDREDRAW_MAX_RESULT_MB。", task_id=task_id)
 
 
-def tls_error(name: str) -> NetworkError:
+def tls_error(name: str, exc: BaseException | None = None) -> NetworkError:
+    """A TLS failure, told apart: an https:// address whose server speaks plain HTTP is not a certificate
+    problem (the fix is the address, not a CA bundle)."""
+    text = str(exc or "").lower()
+    if any(s in text for s in ("wrong_version_number", "wrong version number", "http_request", "record layer",
+                               "packet length too long", "unknown protocol")):
+        return NetworkError(
+            f"{name} did not answer in TLS: the server at this address speaks plain HTTP. If it is meant to be "
+            "reached without TLS (a local emulator, for instance), write the base URL with http:// instead of "
+            "https://. Nothing was sent and nothing was charged.",
+            f"{name} 没有以 TLS 响应:该地址的服务器使用的是普通 HTTP。如果它本就不使用 TLS(例如本地模拟服务),"
+            "请把接口地址中的 https:// 改为 http://。请求未发出,未扣费。")
     return NetworkError(
         f"The TLS certificate of {name} could not be verified. Behind a company proxy, point REQUESTS_CA_BUNDLE "
         "(or SSL_CERT_FILE) at your CA bundle; verification is never switched off.",

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ValidationError
 from .text import Text, language
@@ -44,6 +45,23 @@ def check_task_id(value: Any, *, from_service: bool = False) -> str:
     raise ValidationError(
         f"{shown!r} is not a task id (letters, digits, '-' and '_' only, as the service returns them).",
         f"{shown!r} 不是有效的任务ID(只能包含字母、数字、“-”和“_”,与服务返回的一致)。", field="task_id")
+
+
+def check_http_url(value: str, name: str) -> str:
+    """An http(s) address with a host (what a callback URL must be); ValidationError otherwise, before sending."""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host or any(
+            c.isspace() or ord(c) < 32 for c in text):
+        shown = text[:60] + ("…" if len(text) > 60 else "")
+        raise ValidationError(
+            f"'{name}' must be an http:// or https:// address with a host (got {shown!r}). Nothing was sent.",
+            f"'{name}' 必须是带主机名的 http:// 或 https:// 地址(当前 {shown!r})。未发送请求。", field=name)
+    return text
 
 
 def check_variation(value: Any) -> int:
@@ -177,6 +195,8 @@ class Field:
                     field=self.name) from None
             if self.name == "task_id" and s.strip():
                 return check_task_id(s)
+            if self.name == "notify_url" and s.strip():
+                return check_http_url(s, self.name)
             return s
         return value
 

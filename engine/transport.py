@@ -156,7 +156,7 @@ class Transport:
                     self._backoff(ctx, policy, attempt, None)
                     continue
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise tls_error(self.name) from None
+                    raise tls_error(self.name, exc) from None
                 raise errors.submit_uncertain(self.name, *describe(exc)) from None
             code = resp.status_code
             if code == 429 and busy_raises:  # the caller's scheduler decides when to try again
@@ -286,7 +286,7 @@ class Transport:
                 raise
             except Exception as exc:  # noqa: BLE001 - idempotent: any transport failure is worth a retry
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise tls_error(self.name) from None
+                    raise tls_error(self.name, exc) from None
                 last = describe(exc)
                 retry_after = None
             log.info("%s %s failed (%s), attempt %d/%d", self.name, what, last[0], attempt + 1, policy.attempts)

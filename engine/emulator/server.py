@@ -8,6 +8,7 @@ keep-alive works; faults that cut a connection do it without a traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..errors import HDRedrawError
 from ..specs import HDREDRAW, HIDREAM, OPERATIONS, by_endpoint
 from . import hdredraw, hidream
 from .state import FAULT_KINDS, PHASES, EmulatorState, Fault
@@ -354,12 +356,21 @@ class Emulator(EmulatorState):
 
 
 def serve(port: int = 8765, **opts: Any) -> None:
-    """Run the emulator in the foreground (for the CLI) until Ctrl-C."""
+    """Run the emulator in the foreground (for the CLI) until Ctrl-C.
+
+    A port that cannot be opened (in use, not allowed) is an HDRedrawError with both languages, not a
+    traceback: the command line prints it and exits with code 2.
+    """
     opts.setdefault("quiet", False)
-    emu = Emulator(port=port, **opts).bind()
+    try:
+        emu = Emulator(port=port, **opts).bind()
+    except OSError as exc:
+        raise _port_error(port, exc) from None
     print(f"HD Redraw / HiDream emulator at {emu.base_url}\n"
           f"  user_key:      {emu.user_key}\n  hidream token: {emu.hidream_token}\n"
-          f"  control:       {emu.base_url}{CONTROL}/state   (Ctrl-C stops)", flush=True)
+          f"  control:       {emu.base_url}{CONTROL}/state   (Ctrl-C stops)\n"
+          f"  use it:        HDREDRAW_BASE_URL={emu.base_url} HDREDRAW_USER_KEY={emu.user_key} "
+          f"HIDREAM_BASE_URL={emu.base_url} HIDREAM_API_TOKEN={emu.hidream_token}", flush=True)
     assert emu._server is not None
     try:
         emu._server.serve_forever(poll_interval=0.2)
@@ -369,6 +380,17 @@ def serve(port: int = 8765, **opts: Any) -> None:
         emu._server.close_all()
         emu._server.server_close()
         emu._server = None
+
+
+def _port_error(port: int, exc: OSError) -> HDRedrawError:
+    if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+        return HDRedrawError(
+            f"Port {port} on 127.0.0.1 is already in use (another emulator or program). Choose another with "
+            "--port, or --port 0 for a free one.",
+            f"127.0.0.1 的端口 {port} 已被占用(另一个模拟服务或程序)。请用 --port 换一个端口,或用 --port 0 自动选择空闲端口。")
+    return HDRedrawError(
+        f"The emulator cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}). Choose another port with --port.",
+        f"模拟服务无法在 127.0.0.1:{port} 上监听({exc.strerror or exc})。请用 --port 换一个端口。")
 
 
 __all__ = ["Emulator", "serve", "Fault", "phase_of"]
