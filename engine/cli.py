@@ -88,7 +88,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_render_svg(args: argparse.Namespace) -> int:
     """SVG files to PNG, locally (what the Render SVG node does): sanitized first, nothing is fetched."""
-    from . import codecs, svg
+    from . import codecs, svgrender
     from .result_files import check_output_dir, write_file
 
     out = check_output_dir(Path(args.output))
@@ -99,7 +99,7 @@ def cmd_render_svg(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise errors.ValidationError(f"Cannot read {path} ({exc.strerror or exc}).",
                                          f"无法读取 {path}({exc.strerror or exc})。") from None
-        pixels = svg.render(data, args.width, args.height, args.background or None)
+        pixels = svgrender.render(data, args.width, args.height, args.background or None)
         written = write_file(out / f"{path.stem}.png", codecs.encode_png(pixels), args.overwrite)
         print(f"{path} -> {written.path} ({pixels.shape[1]}×{pixels.shape[0]})")
     return 0
