@@ -24,22 +24,34 @@ timeout; a second Ctrl-C quits at once) so its task id is recorded rather than l
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 import math
 import os
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from . import codecs, config, errors, prices, result_files, specs
-from .console import Display, LiveDisplay, elapsed_text, is_terminal, make_display
+from .cli_inputs import (
+    DONE_NEW,
+    FAILED_,
+    NOT_STARTED,
+    PENDING_,
+    RESUMED,
+    REUSED,
+    UNCERTAIN_,
+    Item,
+    Workers,
+    _labels,
+    collect_inputs,
+)
+from .cli_report import RunReport
+from .cli_texts import _conflict_text
+from .console import Display, LiveDisplay, is_terminal, make_display
 from .errors import HDRedrawError
 from .jobs import Client
 from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Journal
@@ -50,165 +62,11 @@ from .text import Text, language
 MEMORY_BUDGET = 512 * 1024 * 1024  # upload bytes kept between planning and sending; beyond, files are re-read
 TICK = 0.2  # how often the main thread looks up from waiting (Ctrl-C, progress)
 
-# What became of an input.
-DONE_NEW, RESUMED, REUSED, FAILED_, UNCERTAIN_, PENDING_, NOT_STARTED = (
-    "done", "resumed", "reused", "failed", "uncertain", "pending", "not started")
-
-
-@dataclass
-class Item:
-    """One input file, its plan and what became of it."""
-
-    index: int
-    path: Path
-    label: str
-    stem: PurePath
-    upload: codecs.Encoded | None = None
-    upload_sha256: str = ""
-    fingerprint: str = ""
-    notes: list[Text] = field(default_factory=list)
-    plan: str = "new"  # new / reuse / resume / uncertain / copy
-    first: int = -1  # the item whose task this one shares (identical image and settings)
-    known_task: str | None = None
-    # outcome
-    status: str = NOT_STARTED
-    task_id: str | None = None
-    error: HDRedrawError | None = None
-    written: list[result_files.Written] = field(default_factory=list)
-    result_notes: list[Text] = field(default_factory=list)
-    seconds: float = 0.0
-    paid: bool = False  # a new submission was sent for it in this run
-    submitting: bool = False
-    reused_seen: bool = False
-
-
-# --------------------------------------------------------------------------- inputs
-
-def image_extensions() -> frozenset[str]:
-    """File extensions of every format Pillow can open (what a folder is searched for)."""
-    from PIL import Image
-
-    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
-
-
-def collect_inputs(raw: Sequence[str], recursive: bool = False, exclude: Path | None = None) -> list[Path]:
-    """Files from the arguments: files as given, folders searched for images (sub-folders with
-    `recursive`), glob patterns expanded here as well (Windows shells leave them to the program).  The output
-    folder and hidden files are skipped; each file counts once."""
-    exts = image_extensions()
-    skip = exclude.resolve() if exclude is not None else None
-    found: list[Path] = []
-    missing: list[str] = []
-    empty: list[str] = []
-    for arg in raw:
-        p = Path(arg)
-        if p.is_dir():
-            files = _walk(p, recursive, exts, skip)
-            (found.extend(files) if files else empty.append(arg))
-        elif p.is_file():
-            found.append(p)
-        elif glob.has_magic(arg):
-            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=recursive))]
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in exts and not _hidden(m)]
-            for m in matches:
-                if m.is_dir():
-                    files.extend(_walk(m, recursive, exts, skip))
-            (found.extend(files) if files else empty.append(arg))
-        else:
-            missing.append(arg)
-    if missing:
-        names = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
-        raise errors.ValidationError(f"Input not found: {names}. Nothing was sent.",
-                                     f"找不到输入:{names}。未发送请求。")
-    seen: set[Path] = set()
-    unique: list[Path] = []
-    for p in found:
-        key = p.resolve()
-        if key in seen or (skip is not None and _inside(key, skip)):
-            continue
-        seen.add(key)
-        unique.append(p)
-    if not unique:
-        where = ", ".join(empty) if empty else " ".join(raw)
-        raise errors.ValidationError(
-            f"No image files in {where}" + ("" if recursive else " (add -r to search sub-folders)") + ".",
-            f"{where} 中没有图像文件" + ("" if recursive else "(加 -r 可搜索子文件夹)") + "。")
-    return unique
-
-
-def _walk(folder: Path, recursive: bool, exts: frozenset[str], skip: Path | None) -> list[Path]:
-    out: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not (skip is not None and _inside((here / d).resolve(), skip))) if recursive else []
-        out.extend(here / f for f in sorted(files) if not f.startswith(".") and Path(f).suffix.lower() in exts)
-    return out
-
-
-def _hidden(p: Path) -> bool:
-    return p.name.startswith(".")
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def _labels(paths: Sequence[Path]) -> list[str]:
-    """Short names to show: the path below the inputs' common folder."""
-    try:
-        base = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
-    except ValueError:
-        return [str(p) for p in paths]
-    return [p.resolve().relative_to(base).as_posix() for p in paths]
-
-
-# --------------------------------------------------------------------------- threads
-
-class Workers:
-    """Daemon threads running `job(i)` for i in 0..count-1 until all are done or the run is cancelled.
-
-    Daemon threads, not an executor: an executor's threads are joined at exit, which is what kept Ctrl-C
-    waiting for every task.  Waiting is on an Event, not `Thread.join`: a join that Ctrl-C interrupts can
-    mark a running thread as stopped (CPython bpo-45274), and then nothing would wait for it.
-    """
-
-    def __init__(self, job: Callable[[int], None], count: int, workers: int, cancel: threading.Event, name: str):
-        self._lock = threading.Lock()
-        self._queue = iter(range(count))
-        self._job = job
-        self._cancel = cancel
-        n = max(1, min(workers, count)) if count else 0
-        self._alive = n
-        self.finished = threading.Event()
-        if n == 0:
-            self.finished.set()
-        for k in range(n):
-            threading.Thread(target=self._loop, name=f"{name}-{k}", daemon=True).start()
-
-    def _loop(self) -> None:
-        try:
-            while not self._cancel.is_set():
-                with self._lock:
-                    i = next(self._queue, None)
-                if i is None:
-                    return
-                self._job(i)
-        finally:
-            with self._lock:
-                self._alive -= 1
-                if self._alive == 0:
-                    self.finished.set()
-
-    def wait(self) -> None:
-        """Wait in short slices, so Ctrl-C reaches the main thread at once (on Windows too)."""
-        while not self.finished.wait(TICK):
-            pass
 
 
 # --------------------------------------------------------------------------- the command
 
-class Run:
+class Run(RunReport):
     """One `hdredraw run` command: plan, run, summary (see the module docstring)."""
 
     def __init__(self, args: Any, argv: Sequence[str] | None = None, stdout: IO[str] | None = None,
@@ -392,47 +250,6 @@ class Run:
 
     # ------------------------------------------------------------------ dry run
 
-    def dry_run(self) -> int:
-        lang = self.lang
-        what = {
-            "new": Text("new task (paid)", "新任务(付费)"),
-            "reuse": Text("reuse the finished task {t} (no charge)", "复用已完成的任务 {t}(不扣费)"),
-            "resume": Text("resume task {t}, submitted earlier (no charge)", "继续之前提交的任务 {t}(不扣费)"),
-            "uncertain": Text("not sent: an earlier attempt may have been charged (change --variation to submit "
-                              "anew)", "不发送:之前的请求可能已扣费(如需重新提交请修改 --variation)"),
-            "copy": Text("same image and settings as {f}: shares its task (no charge)",
-                         "与 {f} 的图片和参数相同:共用其任务(不扣费)"),
-        }
-        self.say(Text(f"Dry run: {self.op.id} on {len(self.items)} input(s); nothing is sent.",
-                      f"试运行:对 {len(self.items)} 个输入执行 {self.op.id};不发送任何请求。"))
-        for item in self.items:
-            text = what[item.plan].get(lang).format(t=item.known_task or "?", f=self.items[item.first].label)
-            target = (self.out / item.stem).as_posix()
-            self.say(f"  {item.label} -> {target}.*: {text}")
-            self.record({"type": "plan", "input": str(item.path), "plan": item.plan, "task_id": item.known_task,
-                         "same_as": str(self.items[item.first].path) if item.plan == "copy" else None,
-                         "output": target, "notes": [n.get(lang) for n in item.notes]})
-        entries = self.entries()
-        cost = self.cost(entries)
-        balance = prices.last_balance(entries, self.op.service)
-        self.say(Text("Would submit: ", "将提交:").get(lang) + cost.text(lang))
-        if balance is not None:
-            self.say(_balance_text(balance, lang))
-        cap = self.settings.max_new_tasks
-        if self.new_count > cap:
-            self.say(Text(f"The spend guard allows {cap} new task(s) per command: run with --max-new-tasks "
-                          f"{self.new_count}.", f"消费保护每条命令最多新建 {cap} 个任务:请加 --max-new-tasks "
-                          f"{self.new_count} 运行。"))
-        clashes = self.output_conflicts()
-        if clashes:
-            self.say(_conflict_text(clashes, dry=True).get(lang))
-        self.record({"type": "summary", "dry_run": True, "inputs": len(self.items), "new_tasks": self.new_count,
-                     "estimate": cost.text("en"), "price_known": cost.price.known,
-                     "conflicts": [str(p) for p in clashes]})
-        return 0
-
-    # ------------------------------------------------------------------ phase 2: run
-
     def check_before_sending(self) -> None:
         cap = self.settings.max_new_tasks
         if self.new_count > cap:
@@ -580,37 +397,6 @@ class Run:
                     f"或运行 `hdredraw fetch {outcome.task_id} -o 文件夹`。", task_id=outcome.task_id)
         self._report(item)
 
-    def _report(self, item: Item) -> None:
-        lang = self.lang
-        if self.display is not None:
-            self.display.finished(item.index, _STATUS[item.status].get(lang))
-        if item.status == NOT_STARTED:
-            return
-        head = f"{_MARK.get(item.status, '-')} {item.label}: {_STATUS[item.status].get(lang)}"
-        if item.task_id:
-            head += f" · {'任务' if lang == 'zh' else 'task'} {item.task_id}"
-        if item.written:
-            head += " -> " + ", ".join(_written_text(w, lang) for w in item.written)
-        lines = [head]
-        if item.error is not None:
-            lines.append("    " + item.error.message(lang).replace("\n", "\n    "))
-        for note in [*item.notes, *item.result_notes]:
-            lines.append("    " + note.get(lang))
-        self.say("\n".join(lines))
-        self.record({
-            "type": "task", "input": str(item.path), "status": item.status, "task_id": item.task_id,
-            "paid": item.paid, "same_as": str(self.items[item.first].path) if item.first != item.index else None,
-            "outputs": [str(w.path) for w in item.written],
-            "files": [{"path": str(w.path), "action": w.action, "instead_of": str(w.instead_of) if w.instead_of
-                       else None} for w in item.written],
-            "seconds": round(item.seconds, 2),
-            "notes": [n.get(lang) for n in [*item.notes, *item.result_notes]],
-            "error": None if item.error is None else {"code": item.error.code, "en": item.error.en,
-                                                      "zh": item.error.zh, "free": item.error.free},
-        })
-
-    # ------------------------------------------------------------------ Ctrl-C
-
     def _wait_for_late_answers(self) -> None:
         """Submits that were on their way when Ctrl-C came: wait (bounded) for their answers to be recorded."""
         flying = [it for it in self.unique if isinstance(it.error, errors.CancelledUncertain)]
@@ -646,120 +432,4 @@ class Run:
                 time.sleep(TICK)
 
     # ------------------------------------------------------------------ phase 3: summary
-
-    def summary(self, interrupted: bool) -> None:
-        lang = self.lang
-        counts = {s: sum(1 for it in self.items if it.status == s) for s in _STATUS}
-        entries = self.entries()
-        balance_after = prices.last_balance(entries, self.op.service)
-        new_paid = sum(1 for it in self.items if it.paid)
-        took = elapsed_text(time.monotonic() - self.started, lang)
-        parts = [f"{_STATUS[s].get(lang)} {n}" for s, n in counts.items() if n or s in (DONE_NEW, REUSED,
-                                                                                         FAILED_, UNCERTAIN_)]
-        head = Text(f"{self.op.id}: {len(self.items)} input(s), {len(self.unique)} task(s), {took}.",
-                    f"{self.op.id}:{len(self.items)} 个输入,{len(self.unique)} 个任务,用时 {took}。").get(lang)
-        lines = [head, "  " + " · ".join(parts)]
-        price = prices.learn(entries).get((self.op.service, self.op.id), prices.Price(self.op.service, self.op.id))
-        spent = prices.cost(price, new_paid, self.balance_before)
-        money = Text("  Spent: ", "  花费:").get(lang) + (spent.text(lang) if new_paid else Text(
-            "no new tasks, nothing charged", "没有新任务,未扣费").get(lang))
-        lines.append(money)
-        if self.balance_before is not None and balance_after is not None and new_paid:
-            lines.append("  " + _balance_change(self.balance_before, balance_after, lang))
-        elif balance_after is not None:
-            lines.append("  " + _balance_text(balance_after, lang))
-        for status in (DONE_NEW, RESUMED, REUSED, PENDING_, UNCERTAIN_, FAILED_):
-            ids = [it.task_id for it in self.items if it.status == status and it.task_id]
-            if ids:
-                unique_ids = list(dict.fromkeys(ids))
-                shown = ", ".join(unique_ids[:10]) + (f" … (+{len(unique_ids) - 10})" if len(unique_ids) > 10 else "")
-                lines.append(f"  {_STATUS[status].get(lang)}: {shown}")
-        if interrupted or counts[PENDING_] or counts[UNCERTAIN_] or counts[NOT_STARTED]:
-            lines.append(self._resume_text(counts).get(lang))
-        self.say("\n".join(lines))
-        self.record({"type": "summary", "inputs": len(self.items), "tasks": len(self.unique),
-                     "counts": {k.replace(" ", "_"): v for k, v in counts.items()}, "new_paid_tasks": new_paid,
-                     "seconds": round(time.monotonic() - self.started, 2), "spent": spent.text("en"),
-                     "balance_before": None if self.balance_before is None else dataclasses.asdict(self.balance_before),
-                     "balance_after": None if balance_after is None else dataclasses.asdict(balance_after),
-                     "interrupted": interrupted})
-
-    def _resume_text(self, counts: dict[str, int]) -> Text:
-        command = "hdredraw " + _join(self.argv)
-        pending, waiting = counts[PENDING_], counts[NOT_STARTED]
-        uncertain = counts[UNCERTAIN_]
-        en = [f"To resume, run the same command again:\n    {command}"]
-        zh = [f"如需继续,请再次运行相同命令:\n    {command}"]
-        if pending:
-            en.append(f"{pending} task(s) still running on the service are picked up for free (their ids are in "
-                      "the journal: `hdredraw tasks`).")
-            zh.append(f"{pending} 个仍在服务端运行的任务将免费继续(任务ID已记录,见 `hdredraw tasks`)。")
-        en.append("Finished results are reused at no charge.")
-        zh.append("已完成的结果将直接复用,不扣费。")
-        if waiting:
-            en.append(f"{waiting} input(s) not started yet are submitted then.")
-            zh.append(f"{waiting} 个尚未开始的输入届时提交。")
-        if uncertain:
-            en.append(f"{uncertain} attempt(s) may have been charged without an answer: they are not sent again "
-                      "automatically; check your balance (or change --variation to submit anew).")
-            zh.append(f"{uncertain} 个请求可能已扣费但未收到答复:不会自动重发;请检查余额(或修改 --variation 重新提交)。")
-        return Text("  " + "\n  ".join(en), "  " + "\n  ".join(zh))
-
-
-_STATUS = {DONE_NEW: Text("done", "完成"), RESUMED: Text("resumed", "继续完成"), REUSED: Text("reused", "复用"),
-           FAILED_: Text("failed", "失败"), UNCERTAIN_: Text("uncertain", "不确定"),
-           PENDING_: Text("pending", "未完成"), NOT_STARTED: Text("not started", "未开始")}
-_MARK = {DONE_NEW: "+", RESUMED: "+", REUSED: "=", FAILED_: "x", UNCERTAIN_: "?", PENDING_: "…"}
-
-
-def _written_text(w: result_files.Written, lang: str) -> str:
-    shown = w.path.as_posix()
-    if w.action == "unchanged":
-        return shown + (" (已存在,相同)" if lang == "zh" else " (already there, same)")
-    if w.action == "replaced":
-        return shown + (" (已覆盖)" if lang == "zh" else " (replaced)")
-    if w.action == "renamed" and w.instead_of is not None:
-        return shown + (f"({w.instead_of.name} 已存在,未覆盖)" if lang == "zh" else
-                        f" ({w.instead_of.name} exists and was kept)")
-    return shown
-
-
-def _conflict_text(paths: list[Path], dry: bool) -> Text:
-    shown = "\n".join(f"  {p}" for p in paths[:10]) + (f"\n  … (+{len(paths) - 10})" if len(paths) > 10 else "")
-    if dry:
-        return Text(f"{len(paths)} existing file(s) would be in the way (a real run refuses, unless --overwrite):\n"
-                    + shown, f"{len(paths)} 个已存在的文件会冲突(正式运行时将拒绝,除非加 --overwrite):\n" + shown)
-    return Text(
-        f"{len(paths)} file(s) in the output folder would be replaced; nothing was sent:\n{shown}\nUse another -o "
-        "folder, move them away, or add --overwrite to replace them.",
-        f"输出文件夹中有 {len(paths)} 个文件会被覆盖;未发送任何请求:\n{shown}\n请换一个 -o 文件夹、移走这些文件,"
-        "或加 --overwrite 覆盖。")
-
-
-def _balance_text(b: prices.Balance, lang: str) -> str:
-    age = elapsed_text(max(0.0, time.time() - b.seen_at), lang)
-    what = _balance_value(b, lang)
-    return f"服务最近报告的余额:{what}({age}前)" if lang == "zh" else f"Balance last reported by the service: {what} ({age} ago)"
-
-
-def _balance_value(b: prices.Balance, lang: str) -> str:
-    bits = []
-    if b.count is not None:
-        bits.append(f"{b.count:g} 次" if lang == "zh" else f"{b.count:g} tasks")
-    if b.money is not None:
-        bits.append(f"¥{b.money:g}")
-    return " / ".join(bits) or "?"
-
-
-def _balance_change(before: prices.Balance, after: prices.Balance, lang: str) -> str:
-    a, b = _balance_value(before, lang), _balance_value(after, lang)
-    return f"服务报告的余额:{a} → {b}" if lang == "zh" else f"Balance reported by the service: {a} → {b}"
-
-
-def _join(argv: Sequence[str]) -> str:
-    if sys.platform == "win32":
-        return subprocess.list2cmdline(list(argv))
-    import shlex
-
-    return shlex.join(argv)
 
