@@ -197,6 +197,13 @@ def set_caller(caller: str) -> None:
     _caller = caller
 
 
+def fetch_how(task_id: str | None) -> tuple[str, str]:
+    """How this user fetches a task's result again: a command on the command line, the node in ComfyUI."""
+    if _caller == "cli":
+        return f"`hdredraw fetch {task_id or 'TASK_ID'}`", f"`hdredraw fetch {task_id or 'TASK_ID'}`"
+    return "the Fetch Task node", "“获取任务结果”节点"
+
+
 def _ctx(task_id: str | None) -> tuple[str, str]:
     if task_id and _caller == "cli":
         return (f" The task keeps running on the service; run the same command again, or `hdredraw fetch {task_id}`, "

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import steps
+from . import errors, steps
 from .errors import HDRedrawError
 from .journal import DONE, FAILED, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
 from .progress import Estimate, Reporter, TaskResult
@@ -104,9 +104,10 @@ def keep(journal: Journal, entry_id: int, result: TaskResult) -> None:
         journal.finished(entry_id, result)
     except HDRedrawError as exc:
         log.warning("finished task %s could not be kept: %s", result.task_id, exc.en)
+        how_en, how_zh = errors.fetch_how(result.task_id)
         result.notes.append(Text(
-            f"The result could not be kept in the journal ({exc.en}); Fetch Task {result.task_id} returns it "
-            "again for free.", f"结果未能保存到任务记录({exc.zh});可用“获取任务结果”免费取回任务 {result.task_id}。"))
+            f"The result could not be kept in the journal ({exc.en}); {how_en} returns task {result.task_id} "
+            "again for free.", f"结果未能保存到任务记录({exc.zh});可用{how_zh}免费取回任务 {result.task_id}。"))
 
 
 

@@ -70,10 +70,11 @@ def wait(transport: Transport, service: Service, op: Operation, task_id: str, se
             return status
         unknown = unknown + 1 if status.state == UNKNOWN else 0
         if unknown >= UNKNOWN_LIMIT:
+            how_en, how_zh = errors.fetch_how(task_id)
             raise TaskFailed(
-                f"{service.name} keeps reporting no status for this task. Try Fetch Task later; if it never "
+                f"{service.name} keeps reporting no status for this task. Try {how_en} later; if it never "
                 "finishes, contact the service with the task id.",
-                f"{service.name} 持续未返回该任务的状态。请稍后用“获取任务结果”重试;如一直无结果,请带上任务ID联系服务商。",
+                f"{service.name} 持续未返回该任务的状态。请稍后用{how_zh}重试;如一直无结果,请带上任务ID联系服务商。",
                 task_id=task_id)
         stage = QUEUED if status.state in (QUEUED, UNKNOWN) else "processing"
         if status.fraction is not None:

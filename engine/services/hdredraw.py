@@ -71,9 +71,10 @@ class HDRedrawService:
             if answer.get(key):
                 files.append(ResultFile(kind, str(answer[key])))
         if not images and not answer.get("vector_url"):
+            how_en, how_zh = errors.fetch_how(task_id)
             raise ResultError(
-                "The task finished but the service gave no result address. Try Fetch Task again shortly.",
-                "任务已完成,但服务未返回结果地址。请稍后用“获取任务结果”重试。", task_id=task_id)
+                f"The task finished but the service gave no result address. Try {how_en} again shortly.",
+                f"任务已完成,但服务未返回结果地址。请稍后用{how_zh}重试。", task_id=task_id)
         extras = {"prompt": str(answer.get("generated_prompt") or ""),
                   "remaining_count": answer.get("remaining_count"),
                   "remaining_money": answer.get("remaining_money")}
