@@ -16,7 +16,7 @@ from pathlib import Path
 from . import codecs, config, errors, specs
 from .errors import HDRedrawError
 from .jobs import Client, Progress, TaskResult
-from .journal import Journal, describe
+from .journal import describe, describe_accounts, open_journal
 
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "eps": ".eps", "svg": ".svg"}
 
@@ -131,12 +131,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def journaled_client() -> Client:
     settings = config.load()
-    return Client(settings, journal=Journal(config.data_dir(), settings.cache_mb))
+    return Client(settings, journal=open_journal(settings))
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    journal = Journal(config.data_dir(), config.load().cache_mb)
-    print(describe(journal.recent(args.limit)))
+    journal = open_journal(config.load())
+    try:
+        print(describe(journal.recent(args.limit)))
+        accounts = describe_accounts(journal.account_stats())
+        if accounts:
+            print("\nPer account, all workers sharing this journal (new tasks since midnight, newest balance seen):")
+            print(accounts)
+    finally:
+        journal.close()
     return 0
 
 

@@ -53,7 +53,7 @@ class Client:
     request is never submitted twice (a re-run reuses or resumes), and a spend guard caps new tasks per run.
     """
 
-    def __init__(self, settings: config.Settings | None = None, journal: journal_mod.Journal | None = None):
+    def __init__(self, settings: config.Settings | None = None, journal: journal_mod.JournalBase | None = None):
         self.settings = settings or config.load()
         for s in config.SETTINGS:  # however the settings were made, their secrets are masked in all output
             if s.secret:
@@ -80,17 +80,22 @@ class Client:
             for t in self._transports.values():
                 t.close()
             self._transports.clear()
+        if self.journal is not None:  # its pooled database connections (it reconnects if used again)
+            self.journal.close()
 
     def context(self, cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> Context:
         return Context.with_timeout(timeout or self.settings.job_timeout, cancel)
 
     def fingerprint(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
                     variation: int = 0) -> str:
-        base, secret = (self.settings.require_hdredraw() if op.service == HDREDRAW
-                        else self.settings.require_hidream())
         data = upload.data if isinstance(upload, codecs.Encoded) else upload.encode("utf-8")
         return journal_mod.fingerprint(op.service, op.id, op.wire_fields(values), _sha256(data), variation,
-                                       journal_mod.account_id(base, secret))
+                                       self.account(op.service))
+
+    def account(self, service: str) -> str:
+        """The journal's name for the configured account of a service (a hash: it reveals no key)."""
+        base, secret = self.settings.require_hdredraw() if service == HDREDRAW else self.settings.require_hidream()
+        return journal_mod.account_id(base, secret)
 
     # ------------------------------------------------------------------ the whole journey
 
@@ -192,7 +197,7 @@ class Client:
         status = self.wait(op, task_id, ctx, report, first_delay=0.0) if wait else {}
         result = self.collect(op, status, ctx, report)
         if self.journal is not None:
-            self.journal.finished(self.journal.adopt(service, op.id, task_id), result)
+            self.journal.finished(self.journal.adopt(service, op.id, task_id, self.account(service)), result)
         return result
 
     # ------------------------------------------------------------------ journal paths
@@ -223,7 +228,7 @@ class Client:
         def renew() -> None:
             if tick is not None:
                 tick()
-            if time.monotonic() - renewed[0] >= journal_mod.RENEW_EVERY:
+            if time.monotonic() - renewed[0] >= journal.renew_every:
                 renewed[0] = time.monotonic()
                 try:
                     journal.renew(fp, holder)
@@ -310,7 +315,8 @@ class Client:
             assert fp is not None
             upload_sha = _sha256(upload.data) if isinstance(upload, codecs.Encoded) else None
             try:
-                entry_id = journal.start(fp, op.service, op.id, op.wire_fields(values), upload_sha, variation)
+                entry_id = journal.start(fp, op.service, op.id, op.wire_fields(values), upload_sha, variation,
+                                         self.account(op.service))
             except HDRedrawError:
                 reservation.refund()
                 raise
