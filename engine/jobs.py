@@ -269,8 +269,8 @@ class Client:
             kept = self._kept(entry, report)
             if kept is not None:
                 return kept
-            note = Text(f"Fetching task {entry.task_id} again (its kept copy was evicted): no new charge.",
-                        f"重新获取任务 {entry.task_id} 的结果(本地缓存已清理):未重复扣费。")
+            note = Text(f"Fetching task {entry.task_id} again (no kept copy on this machine): no new charge.",
+                        f"重新获取任务 {entry.task_id} 的结果(本机没有保存的副本):未重复扣费。")
         elif entry.status == journal_mod.PENDING:
             note = Text(f"Resuming task {entry.task_id}, submitted earlier: no new charge.",
                         f"继续等待之前提交的任务 {entry.task_id}:未重复扣费。")

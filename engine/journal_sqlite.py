@@ -88,15 +88,31 @@ class SqliteJournal(JournalBase):
         super().__init__(directory, cache_mb, lease_seconds)
         self.location = str(self.path)
         with self._guarded():
+            self._open()
+        owner_only(self.path, 0o600)
+
+    def _open(self) -> None:
+        """Set WAL mode and bring the schema up to date, the first time by whichever process comes first.
+
+        Switching a new file to WAL takes an exclusive lock, and SQLite answers "locked" at once (without
+        waiting) to a second process switching at the same moment: that case is tried again, for a bounded
+        time.
+        """
+        give_up = time.monotonic() + 30
+        while True:
             conn = self._connect()
             try:
                 conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file fails here
                 self._migrate(conn)
                 conn.execute("SELECT count(*) FROM tasks").fetchone()  # ... or here, not mid-run
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise
             finally:
                 conn.close()
-        owner_only(self.path, 0o600)
+            time.sleep(0.05)
 
     def _folder_error(self, exc: BaseException) -> JournalError:
         return _journal_error(self.path, exc)

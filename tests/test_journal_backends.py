@@ -138,15 +138,22 @@ def test_hdredraw_tasks_shows_the_per_account_numbers(backend, emu, tmp_path):
     out = subprocess.run([*cli, "run", "remove_fabric", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    listing = subprocess.run([*cli, "tasks"], env={**env, "HDREDRAW_DATA_DIR": str(tmp_path / "elsewhere")},
-                             capture_output=True, text=True, timeout=60)
-    assert listing.returncode == 0, listing.stderr
-    if backend.name == "postgresql":  # another data folder, the same journal: the other worker's task is there
-        row = next(line for line in listing.stdout.splitlines() if line.startswith(account_id(emu.base_url,
-                                                                                               emu.user_key)))
-        assert row.split()[1:4] == ["hdredraw", "1", "0"] and "99 left" in row
-    else:  # a SQLite journal is per data folder
-        assert "remove_fabric" not in listing.stdout
+    mine = account_id(emu.base_url, emu.user_key)
+
+    def account_row(data_dir: Path) -> str | None:
+        listing = subprocess.run([*cli, "tasks"], env={**env, "HDREDRAW_DATA_DIR": str(data_dir)},
+                                 capture_output=True, text=True, timeout=60)
+        assert listing.returncode == 0, listing.stderr
+        return next((line for line in listing.stdout.splitlines() if line.startswith(mine)), None)
+
+    row = account_row(tmp_path / "data")
+    assert row is not None and row.split()[1:4] == ["hdredraw", "1", "0"] and "99 left" in row
+    # another machine's data folder: the same numbers when the journal is shared, none with a SQLite file
+    other = account_row(tmp_path / "elsewhere")
+    if backend.name == "postgresql":
+        assert other is not None and other.split()[:4] == row.split()[:4] and "99 left" in other
+    else:
+        assert other is None
 
 
 # --------------------------------------------------------------------------- schema versions
@@ -177,6 +184,23 @@ def test_a_sqlite_file_from_a_newer_pack_is_refused(tmp_path):
     with pytest.raises(errors.JournalError) as info:
         SqliteJournal(folder)
     assert "newer version" in info.value.en and "更新版本" in info.value.zh
+
+
+def test_processes_opening_a_new_journal_at_the_same_moment_all_succeed(backend, tmp_path):
+    """The first open creates the file (or tables); SQLite answers "locked" at once to a second process
+    switching a new file to WAL at the same moment, which must be tried again, not reported."""
+    code = ("import os, sys, time, runpy; runpy.run_path(sys.argv[1] + '/tools/dev.py')['register']()\n"
+            "from hdredraw.engine import config; from hdredraw.engine.journal import open_journal\n"
+            "open(sys.argv[2] + '.ready' + sys.argv[3], 'w').close()\n"
+            "while not os.path.exists(sys.argv[2] + '.go'): time.sleep(0.002)\n"
+            "open_journal(config.load(), sys.argv[2]).latest('fp')\n")
+    folder = backend.folder(tmp_path, "new")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(folder), str(i)], stderr=subprocess.PIPE,
+                              text=True) for i in range(6)]
+    wait_for(lambda: all(Path(f"{folder}.ready{i}").exists() for i in range(6)), "the processes", limit=60)
+    Path(f"{folder}.go").touch()  # all at once
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errs
 
 
 def test_the_database_schema_is_created_once_versioned_and_migrated_forward(pg_url, tmp_path, monkeypatch):
