@@ -39,10 +39,10 @@ def _add_field_option(parser: argparse.ArgumentParser, f: specs.Field) -> None:
 def journaled_client():  # noqa: ANN201 - jobs is imported lazily (the HTTP stack)
     """A client with the journal (reuse, resume, kept results) at the configured place."""
     from .jobs import Client
-    from .journal import Journal
+    from .journal import open_journal
 
     settings = config.load()
-    return Client(settings, journal=Journal(config.data_dir(), settings.cache_mb))
+    return Client(settings, journal=open_journal(settings))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -52,10 +52,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from .journal import Journal, describe
+    from .journal import describe, describe_accounts, open_journal
 
-    journal = Journal(config.data_dir(), config.load().cache_mb)
-    print(describe(journal.recent(args.limit)))
+    journal = open_journal(config.load())
+    try:
+        print(describe(journal.recent(args.limit)))
+        accounts = describe_accounts(journal.account_stats())
+        if accounts:
+            print("\nPer account, all workers sharing this journal (new tasks since midnight, newest balance seen):")
+            print(accounts)
+    finally:
+        journal.close()
     return 0
 
 

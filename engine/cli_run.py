@@ -54,7 +54,7 @@ from .cli_texts import _conflict_text
 from .console import Display, LiveDisplay, is_terminal, make_display
 from .errors import HDRedrawError
 from .jobs import Client
-from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Journal
+from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, open_journal
 from .progress import Progress, TaskResult
 from .spend import SpendGuard
 from .text import Text, language
@@ -126,7 +126,7 @@ class Run(RunReport):
                 raise errors.ValidationError("--max-new-tasks must be 0 or more.", "--max-new-tasks 不能为负数。")
             settings = dataclasses.replace(settings, max_new_tasks=args.max_new_tasks)
         self.settings = settings
-        self.journal = Journal(config.data_dir(), settings.cache_mb)
+        self.journal = open_journal(settings)
         self.client = Client(settings, journal=self.journal)
         self.client.transport(op.service)  # an unconfigured service fails now, before files are read
         labels = _labels(paths)

@@ -3,7 +3,8 @@
 Order, first wins for each setting:
 1. environment variables (`HDREDRAW_BASE_URL`, `HDREDRAW_USER_KEY`, `HIDREAM_API_TOKEN`, `HIDREAM_BASE_URL`,
    `HDREDRAW_TIMEOUT`, `HDREDRAW_CONNECT_TIMEOUT`, `HDREDRAW_READ_TIMEOUT`, `HDREDRAW_CONCURRENCY`,
-   `HDREDRAW_MAX_RESULT_MB`, `HDREDRAW_MAX_NEW_TASKS`, `HDREDRAW_CACHE_MB`);
+   `HDREDRAW_MAX_RESULT_MB`, `HDREDRAW_MAX_NEW_TASKS`, `HDREDRAW_CACHE_MB`, `HDREDRAW_JOURNAL_URL`,
+   `HDREDRAW_LEASE_SECONDS`);
 2. the pack's config file `config.json` (in ComfyUI's user directory under `hdredraw/` when running inside
    ComfyUI, else the user's config directory; `HDREDRAW_CONFIG` names another file), written owner-only;
 3. built-in defaults (HiDream's public address; no default for the HD Redraw base URL, which each customer
@@ -76,6 +77,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_mb", "HDREDRAW_CACHE_MB", int, 2048, low=1, high=1048576,
             help_en="Disk space for kept results, in MB (oldest evicted; evicted results are re-fetched free).",
             help_zh="本地保存结果的磁盘上限(MB),超出时删除最旧的(可免费重新获取)。"),
+    Setting("journal_url", "HDREDRAW_JOURNAL_URL", str, "", secret=True,
+            help_en="Task journal shared by several machines: a postgresql://user:password@host/db URL (empty: a "
+                    "SQLite file on this machine). Every worker of one account should point at the same database.",
+            help_zh="多台机器共享的任务记录:postgresql://用户:密码@主机/数据库 地址(留空:本机 SQLite 文件)。同一账户的所有工作机应指向同一数据库。"),
+    Setting("lease_seconds", "HDREDRAW_LEASE_SECONDS", float, 30.0, low=2, high=3600,
+            help_en="Seconds after which a stopped worker's claim on a request lapses, so another worker can resume "
+                    "its task (never submitting it again). At least 2; use the same value on every worker.",
+            help_zh="停止运行的工作机对某个请求的占用在多少秒后失效,以便其他工作机继续其任务(不会重新提交)。至少 2 秒;所有工作机应使用相同的值。"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -147,10 +156,11 @@ class Settings(_ResolvedFields):
         return f"Settings({shown})"
 
     def base_url(self, secret: str) -> str:
-        """The base URL a secret would be sent to now."""
-        if secret == "hidream_token":
-            return self.hidream_base_url or HIDREAM_DEFAULT_URL
-        return self.hdredraw_base_url
+        """The base URL a secret would be sent to now ("" for a secret bound to no service, e.g. the journal's)."""
+        base = _BY_NAME[secret].base
+        if not base:
+            return ""
+        return getattr(self, base) or _BY_NAME[base].default
 
     def key_problem(self, secret: str) -> ConfigError | None:
         """Why a stored secret must not be used with the current base URL (it was entered for another
@@ -207,6 +217,7 @@ class Settings(_ResolvedFields):
 _SECRET_WORDS = {
     "hdredraw_user_key": ("HD Redraw user key", "HD Redraw 用户密钥", "KEY"),
     "hidream_token": ("HiDream API token", "HiDream API token", "TOKEN"),
+    "journal_url": ("journal database URL", "任务记录数据库地址", "URL"),
 }
 ORIGINS_KEY = "key_origins"  # in the config file: {secret name: origin it was entered for}
 
@@ -291,7 +302,7 @@ def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Sett
             register_secret(values[s.name])
     origins = dict(stored.get(ORIGINS_KEY, {}))
     unbound = {s.name: origin_of(values[s.base]) for s in SETTINGS
-               if s.secret and stored.get(s.name) and s.name not in origins and values[s.base]}
+               if s.secret and s.base and stored.get(s.name) and s.name not in origins and values[s.base]}
     if unbound:
         origins.update(unbound)
         _bind_unbound(path, {name: (stored[name], origin) for name, origin in unbound.items()})

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import codecs, config, errors, journal_paths, scheduler, services, specs, steps
 from .errors import HDRedrawError, SubmitUncertain, TaskFailed
-from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Entry, Journal
+from .journal import DONE, FAILED, PENDING, SUBMITTING, UNCERTAIN, Entry, JournalBase
 from .progress import (
     STAGE_FRACTION,
     Progress,
@@ -51,7 +51,7 @@ class Client:
     request is never submitted twice (a re-run reuses or resumes), and a spend guard caps new tasks per run.
     """
 
-    def __init__(self, settings: config.Settings | None = None, journal: Journal | None = None):
+    def __init__(self, settings: config.Settings | None = None, journal: JournalBase | None = None):
         self.settings = settings or config.load()
         for s in config.SETTINGS:  # however the settings were made, their secrets are masked in all output
             if s.secret:
@@ -78,6 +78,8 @@ class Client:
             for t in self._transports.values():
                 t.close()
             self._transports.clear()
+        if self.journal is not None:  # its pooled database connections (it reconnects if used again)
+            self.journal.close()
 
     def context(self, cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> Context:
         return Context.with_timeout(timeout or self.settings.job_timeout, cancel)
@@ -96,6 +98,11 @@ class Client:
     def fingerprint(self, op: Operation, upload: codecs.Encoded | str, values: Mapping[str, Any],
                     variation: int = 0) -> str:
         return self._request(op, values, upload, variation).fingerprint
+
+    def account(self, service: str) -> str:
+        """The journal's name for the configured account of a service (a hash: it reveals no key)."""
+        base, secret = services.get(service).credentials(self.settings)
+        return account_id(base, secret)
 
     # ------------------------------------------------------------------ the whole journey
 
@@ -196,7 +203,7 @@ class Client:
         status = self.wait(op, task_id, ctx, report, first_delay=0.0) if wait else Status("done")
         result = self.collect(op, status, ctx, report)
         if self.journal is not None:
-            self.journal.finished(self.journal.adopt(service, op.id, task_id), result)
+            self.journal.finished(self.journal.adopt(service, op.id, task_id, self.account(service)), result)
         return result
 
     # ------------------------------------------------------------------ journal paths
@@ -214,8 +221,8 @@ class Client:
             kept = journal_paths.kept(self.journal, entry, report)
             if kept is not None:
                 return kept
-            note = Text(f"Fetching task {entry.task_id} again (its kept copy was evicted): no new charge.",
-                        f"重新获取任务 {entry.task_id} 的结果(本地缓存已清理):未重复扣费。")
+            note = Text(f"Fetching task {entry.task_id} again (no kept copy on this machine): no new charge.",
+                        f"重新获取任务 {entry.task_id} 的结果(本机没有保存的副本):未重复扣费。")
         elif entry.status == PENDING:
             note = Text(f"Resuming task {entry.task_id}, submitted earlier: no new charge.",
                         f"继续等待之前提交的任务 {entry.task_id}:未重复扣费。")
@@ -253,7 +260,8 @@ class Client:
                 entry_id = journal.start(request.fingerprint, op.service, op.id,
                                          {**request.wire, journal_paths.SIZE_KEY: request.size_class},
                                          request.upload_sha256 if isinstance(request.upload, codecs.Encoded)
-                                         else None, request.variation)
+                                         else None, request.variation,
+                                         request.account)
             except HDRedrawError:
                 reservation.refund()
                 raise

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import errors, steps
 from .errors import HDRedrawError
-from .journal import DONE, FAILED, RENEW_EVERY, SUBMITTING, UNCERTAIN, Entry, Journal
+from .journal import DONE, FAILED, SUBMITTING, UNCERTAIN, Entry, JournalBase
 from .progress import Estimate, Reporter, TaskResult
 from .redact import get_logger
 from .specs import Operation
@@ -28,7 +28,7 @@ SIZE_KEY = "~size"  # recorded beside a task's parameters: its image's size clas
 
 
 @contextmanager
-def lease(journal: Journal, fp: str, ctx: Context, report: Reporter) -> Iterator[None]:
+def lease(journal: JournalBase, fp: str, ctx: Context, report: Reporter) -> Iterator[None]:
     """Hold the fingerprint's lease (waiting while another run holds it), renewing it while we work."""
     holder = journal.new_holder()
     waiting = False
@@ -46,7 +46,7 @@ def lease(journal: Journal, fp: str, ctx: Context, report: Reporter) -> Iterator
     def renew() -> None:
         if tick is not None:
             tick()
-        if time.monotonic() - renewed[0] >= RENEW_EVERY:
+        if time.monotonic() - renewed[0] >= journal.renew_every:
             renewed[0] = time.monotonic()
             try:
                 journal.renew(fp, holder)
@@ -64,7 +64,7 @@ def lease(journal: Journal, fp: str, ctx: Context, report: Reporter) -> Iterator
             log.warning("lease could not be released: %s", exc.en)
 
 
-def kept(journal: Journal, entry: Entry, report: Reporter) -> TaskResult | None:
+def kept(journal: JournalBase, entry: Entry, report: Reporter) -> TaskResult | None:
     files = journal.load_files(entry)
     if files is None:
         return None
@@ -80,7 +80,7 @@ def kept(journal: Journal, entry: Entry, report: Reporter) -> TaskResult | None:
     return result
 
 
-def plan_eta(journal: Journal | None, op: Operation, report: Reporter, submitted_wall: float | None = None,
+def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submitted_wall: float | None = None,
              size: str | None = None) -> None:
     """Drive the progress bar and the time left from how long this operation's tasks usually take, for
     images of the same size class when there are enough of those (a 12-megapixel redraw is not a 1-MP one)."""
@@ -98,7 +98,7 @@ def plan_eta(journal: Journal | None, op: Operation, report: Reporter, submitted
         report.submitted_at = time.monotonic() - max(0.0, age)
 
 
-def keep(journal: Journal, entry_id: int, result: TaskResult) -> None:
+def keep(journal: JournalBase, entry_id: int, result: TaskResult) -> None:
     """Record a finished result; if the journal fails now, the result in hand is still returned."""
     try:
         journal.finished(entry_id, result)
@@ -111,7 +111,7 @@ def keep(journal: Journal, entry_id: int, result: TaskResult) -> None:
 
 
 
-def mark(journal: Journal | None, entry_id: int | None, status: str, error: str,
+def mark(journal: JournalBase | None, entry_id: int | None, status: str, error: str,
           only_if: str | None = None) -> None:
     """Set a row's status while an error is already on its way: a journal failure must not replace it."""
     if journal is None or entry_id is None:
@@ -122,7 +122,7 @@ def mark(journal: Journal | None, entry_id: int | None, status: str, error: str,
         log.warning("journal row %s could not be marked %s", entry_id, status)
 
 
-def late_recorder(journal: Journal, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
+def late_recorder(journal: JournalBase, entry_id: int | None) -> Callable[[dict[str, Any]], None]:
     """What to do with a submit's answer that arrives after the run stopped waiting for it (Cancel)."""
     def late(answer: dict[str, Any]) -> None:
         result = answer.get("result") if isinstance(answer.get("result"), dict) else {}

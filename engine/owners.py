@@ -1,21 +1,42 @@
 """Who holds a journal lease, and whether that holder is still alive.
 
-A lease names its holder as host, process id and a random part.  A run that finds a lease held by a
-process on this host that no longer exists takes it over at once instead of waiting for it to expire
-(after a crash, the next run would otherwise wait out the lease).  Holders in this very process are known
+A lease names its holder as host (plus, on Linux, its boot and process namespace), process id and a random
+part.  A run that finds a lease held by a process on this host that no longer exists takes it over at once
+instead of waiting for it to expire (after a crash, the next run would otherwise wait out the lease).  Holders in this very process are known
 exactly; processes elsewhere are probed without signals on Windows (OpenProcess), with `kill(pid, 0)`
 elsewhere; when a probe cannot tell, the holder counts as alive and the lease simply expires.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import sys
 import threading
 import uuid
 
-_HOST = socket.gethostname().replace(":", "_") or "localhost"
+
+def _host() -> str:
+    """This machine's name in holder ids, made unique per process namespace on Linux.
+
+    Containers often share a host name (or all say "localhost") while their process ids overlap; with the
+    kernel's boot id and the pid namespace in the name, a holder only counts as "on this host" when its pid
+    really means the same process here.
+    """
+    name = socket.gethostname().replace(":", "_").replace("~", "_") or "localhost"
+    if not sys.platform.startswith("linux"):
+        return name
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            boot = fh.read().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return name
+    return f"{name}~{hashlib.sha256(f'{boot}/{namespace}'.encode()).hexdigest()[:10]}"
+
+
+_HOST = _host()
 _live: set[str] = set()
 _lock = threading.Lock()
 

@@ -100,6 +100,8 @@ def settings_json(lang: str) -> dict[str, Any]:
         "max_result_mb": Text("Largest result (MB)", "结果文件上限(MB)"),
         "max_new_tasks": Text("Spend guard: new tasks per run", "消费保护:单次最多新任务数"),
         "cache_mb": Text("Kept results (MB)", "结果缓存上限(MB)"),
+        "journal_url": Text("Shared journal (PostgreSQL URL)", "共享任务记录(PostgreSQL 地址)"),
+        "lease_seconds": Text("Lease of a stopped worker lapses after (s)", "停止的工作机占用失效时间(秒)"),
     }
     out = {}
     for s in config.SETTINGS:

@@ -43,11 +43,15 @@ def status_payload() -> dict[str, Any]:
 
 def _balance_from_journal() -> dict[str, Any]:
     """After a restart nothing is in memory yet: the newest balance the journal saw."""
-    from ..engine.journal import Journal
+    from ..engine.journal import open_journal
 
     try:
-        journal = Journal(config.data_dir())
-        for e in journal.recent(50):
+        journal = open_journal(config.load())
+        try:
+            entries = journal.recent(50)
+        finally:
+            journal.close()
+        for e in entries:
             if e.service == "hdredraw" and (e.remaining_count is not None or e.remaining_money is not None):
                 return {"remaining_count": e.remaining_count, "remaining_money": e.remaining_money,
                         "at": e.finished_at or e.submitted_at or e.created_at}

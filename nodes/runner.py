@@ -17,7 +17,7 @@ from typing import Any
 from ..engine import config, jobs, progress
 from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
-from ..engine.journal import Journal
+from ..engine.journal import open_journal
 from ..engine.specs import Operation
 from ..engine.spend import SpendGuard
 from . import comfy_hooks as hooks
@@ -41,7 +41,7 @@ def get_client() -> jobs.Client:
         if _client is None or _client[0] != signature:
             if _client is not None:
                 _client[1].close()
-            _client = (signature, jobs.Client(settings, journal=Journal(config.data_dir(), settings.cache_mb)))
+            _client = (signature, jobs.Client(settings, journal=open_journal(settings, config.data_dir())))
         return _client[1]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
 from hdredraw.engine import config, http_faults, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402
+from hdredraw.engine.journal import SqliteJournal  # noqa: E402
+
+PG = runpy.run_path(str(ROOT / "tools" / "pg_server.py"))  # a throwaway PostgreSQL server on 127.0.0.1
 
 
 def _load_helper(name: str):
@@ -215,3 +220,97 @@ def comfyui(comfyui_install, comfyui_pool, emu):
     server.reset()
     yield server
     server.reset()
+
+
+# --------------------------------------------------------------------------- journal backends
+
+def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL tests cannot run here, or None when they can."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (python -m pip install '.[postgres]')"
+    if PG["find_bin"]() is None:
+        return "PostgreSQL server binaries (initdb, postgres) not found (apt-get install postgresql)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server for the session, started on first use; CI sets HDREDRAW_TEST_POSTGRES=required so
+    that a missing server fails instead of skipping."""
+    reason = postgres_unavailable()
+    if reason:
+        if os.environ.get("HDREDRAW_TEST_POSTGRES") == "required":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PG["TempPostgres"]()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database for one test (its tables are created by the journal itself)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)
+
+
+class Backend:
+    """One journal backend for a test: `make(folder)` opens a journal on it; every journal made for the test
+    shares the same store (the SQLite file in that folder, or the test's database)."""
+
+    def __init__(self, name: str, url: str | None, server=None):
+        self.name = name
+        self.url = url
+        self.server = server
+        self.env = {"HDREDRAW_JOURNAL_URL": url} if url else {}
+        self.made: list = []
+
+    def make(self, folder, cache_mb: int = 2048, lease_seconds: float = 30.0):
+        if self.url:
+            from hdredraw.engine.journal_postgres import PostgresJournal
+
+            journal = PostgresJournal(self.url, folder, cache_mb, lease_seconds=lease_seconds)
+        else:
+            journal = SqliteJournal(folder, cache_mb, lease_seconds=lease_seconds)
+        self.made.append(journal)
+        return journal
+
+    def folder(self, root, machine: str):
+        """The data folder of one worker: its own per machine with PostgreSQL, the one shared folder (and so
+        the one file) with SQLite, which is shared by the processes of a single machine only."""
+        return Path(root) / (machine if self.url else "shared")
+
+    def close(self) -> None:
+        for journal in self.made:
+            journal.close()
+
+    def cut(self, folder) -> None:
+        """Take the journal away under running code: delete the SQLite file, or shut the database's doors
+        (no new connections, open ones ended)."""
+        if self.url is None:
+            for name in ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"):
+                try:
+                    (Path(folder) / name).unlink()
+                except FileNotFoundError:
+                    pass
+            return
+        db = self.url.rsplit("/", 1)[1]
+        self.server.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+        self.server.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, monkeypatch):
+    """Runs a test once per journal backend.  For PostgreSQL the environment points the node layer and child
+    processes at the test's database too (HDREDRAW_JOURNAL_URL)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    b = Backend(request.param, url, request.getfixturevalue("pg_server") if url else None)
+    for name, value in b.env.items():
+        monkeypatch.setenv(name, value)
+    yield b
+    b.close()

@@ -136,7 +136,7 @@ def test_a_bad_base_url_sends_nothing(emu, tmp_path):
     """The CLI, with the emulator's address carrying a password: refused before any request."""
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     url = emu.base_url.replace("http://", "http://user:pw@")
-    out = run_cli(["run", "face_enhance", str(tmp_path / "a.png"), "-o", str(tmp_path)],
+    out = run_cli(["run", "face_enhance", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
                   env={"HDREDRAW_BASE_URL": url, "HDREDRAW_USER_KEY": emu.user_key,
                        "HDREDRAW_CONFIG": str(tmp_path / "c.json")})
     assert out.returncode == 2 and "Nothing was sent" in out.stderr and "pw@" not in out.stderr
@@ -375,7 +375,7 @@ def test_a_moved_base_url_sends_nothing(emu, tmp_path):
     from hdredraw.engine.demo import sample_garment
 
     (tmp_path / "a.png").write_bytes(codecs.encode_png(sample_garment(32)))
-    out = run_cli(["run", "face_enhance", str(tmp_path / "a.png"), "-o", str(tmp_path)], env)
+    out = run_cli(["run", "face_enhance", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")], env)
     assert out.returncode == 2 and "entered for http://127.0.0.1:" in out.stderr, out.stderr
     assert "nothing was sent" in out.stderr and emu.user_key not in out.stderr
     assert emu.requests == []

@@ -1,4 +1,7 @@
-"""Never pay twice, never lose a result: proven by counting the emulator's recorded submissions."""
+"""Never pay twice, never lose a result: proven by counting the emulator's recorded submissions.
+
+Every test that takes `journal` or `backend` runs once per journal backend (SQLite file, PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ def picture(seed=0, h=40, w=48):
 
 
 @pytest.fixture
-def journal(tmp_path):
-    return Journal(tmp_path / "journal")
+def journal(backend, tmp_path):
+    return backend.make(tmp_path / "journal")
 
 
 @pytest.fixture
@@ -47,7 +50,7 @@ def test_second_run_reuses_and_says_so(jclient, emu):
     assert "Reused" in second.notes[-1].en and seen[-1].reused and first.task_id in seen[-1].text()
 
 
-def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path):
+def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path, backend):
     (tmp_path / "a.png").write_bytes(codecs.encode_png(picture(1)))
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
@@ -120,10 +123,10 @@ def test_other_parameters_or_pixels_are_new_work(jclient, emu):
     assert len(emu.submissions) == 3
 
 
-def test_two_concurrent_runs_of_the_same_request_submit_once(make_settings, tmp_path, emu, fast_polls):
+def test_two_concurrent_runs_of_the_same_request_submit_once(make_settings, tmp_path, emu, fast_polls, backend):
     emu.status_cache = 0.0
     emu.processing_time = 1.0
-    clients = [Client(make_settings(), journal=Journal(tmp_path / "shared")) for _ in range(2)]
+    clients = [Client(make_settings(), journal=backend.make(tmp_path / "shared")) for _ in range(2)]
     results: list = [None, None]
 
     def go(i):
@@ -138,16 +141,16 @@ def test_two_concurrent_runs_of_the_same_request_submit_once(make_settings, tmp_
     assert results[0].task_id == results[1].task_id and results[0].images == results[1].images
 
 
-def test_two_processes_share_one_journal_safely(emu, tmp_path):
+def test_two_processes_share_one_journal_safely(emu, tmp_path, backend):
     emu.processing_time = 1.0
     script = tmp_path / "worker.py"
     script.write_text(
         "import runpy, sys, numpy as np\n"
         "runpy.run_path(sys.argv[1] + '/tools/dev.py')['register']()\n"
         "from hdredraw.engine import config, jobs\n"
-        "from hdredraw.engine.journal import Journal\n"
+        "from hdredraw.engine.journal import open_journal\n"
         "st = config.load()\n"
-        "c = jobs.Client(st, journal=Journal(sys.argv[2]))\n"
+        "c = jobs.Client(st, journal=open_journal(st, sys.argv[2]))\n"
         "img = np.random.default_rng(5).random((32, 32, 3)).astype('float32')\n"
         "res = c.run_many('remove_fabric', [img, img * 0.5], {})\n"
         "print(','.join(x.task_id for x in res))\n")
@@ -172,9 +175,9 @@ def test_spend_guard_blocks_an_oversized_batch_before_any_submission(make_settin
     assert len(emu.submissions) == 5
 
 
-def test_evicted_results_are_fetched_again_from_the_service(make_settings, tmp_path, emu, fast_polls):
+def test_evicted_results_are_fetched_again_from_the_service(make_settings, tmp_path, emu, fast_polls, backend):
     emu.status_cache = 0.0
-    journal = Journal(tmp_path / "small", cache_mb=0)  # keeps nothing on disk
+    journal = backend.make(tmp_path / "small", cache_mb=0)  # keeps nothing on disk
     c = Client(make_settings(), journal=journal)
     first = c.run("seamless", picture(), {})
     assert not any((tmp_path / "small" / "results").iterdir())
@@ -204,7 +207,8 @@ def test_fetch_by_task_id_keeps_the_result(jclient, emu, journal):
     assert jclient.fetch(task.task_id).images == task.images
 
 
-def test_journal_file_is_owner_only(journal):
+def test_journal_file_is_owner_only(tmp_path):
+    journal = Journal(tmp_path / "journal")
     assert oct(os.stat(journal.path).st_mode & 0o777) == "0o600"
 
 
@@ -214,7 +218,7 @@ def test_data_dir_defaults(monkeypatch, tmp_path):
     assert config.data_dir() == tmp_path / "xdg" / "hdredraw"
 
 
-def test_nodes_reuse_and_say_so(comfy, service_env):
+def test_nodes_reuse_and_say_so(comfy, service_env, backend):
     torch = pytest.importorskip("torch")
     from hdredraw import nodes
 

@@ -1,4 +1,8 @@
-"""The journal fails: nothing is paid before it can be written, a paid task id is never lost, one clear message."""
+"""The journal fails: nothing is paid before it can be written, a paid task id is never lost, one clear message.
+
+Tests that take `backend` run once per journal backend (SQLite file, PostgreSQL); the others are about the
+SQLite file itself.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,6 @@ def picture(seed=0, h=40, w=48):
     return np.random.default_rng(seed).random((h, w, 3)).astype(np.float32)
 
 
-def drop_journal(folder: Path) -> None:
-    for name in ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"):
-        try:
-            (folder / name).unlink()
-        except FileNotFoundError:
-            pass
 
 
 def test_a_damaged_journal_is_one_clear_message_naming_the_file(tmp_path):
@@ -48,22 +46,23 @@ def test_a_journal_folder_that_cannot_exist_is_one_clear_message(tmp_path):
     assert "HDREDRAW_DATA_DIR" in info.value.en
 
 
-def test_a_journal_that_cannot_be_written_stops_the_run_before_it_pays(make_settings, tmp_path, emu):
-    journal = Journal(tmp_path / "j")
-    drop_journal(tmp_path / "j")
+def test_a_journal_that_cannot_be_written_stops_the_run_before_it_pays(make_settings, tmp_path, emu, backend):
+    journal = backend.make(tmp_path / "j")
+    backend.cut(tmp_path / "j")
     c = Client(make_settings(), journal=journal)
     with pytest.raises(errors.JournalError) as info:
         c.run("remove_fabric", picture())
     assert not emu.submissions and "journal" in info.value.en
 
 
-def test_a_journal_lost_while_a_submit_is_in_flight_still_shows_the_task_id(make_settings, tmp_path, emu, fast_polls):
+def test_a_journal_lost_while_a_submit_is_in_flight_still_shows_the_task_id(make_settings, tmp_path, emu, fast_polls,
+                                                                            backend):
     emu.status_cache = 0.0
     emu.inject("submit", "late", seconds=1.0)
-    journal = Journal(tmp_path / "j")
+    journal = backend.make(tmp_path / "j")
     c = Client(make_settings(), journal=journal)
     threading.Thread(target=lambda: (wait_for(lambda: emu.submissions, "the submit"),
-                                     drop_journal(tmp_path / "j")), daemon=True).start()
+                                     backend.cut(tmp_path / "j")), daemon=True).start()
     texts: list[str] = []
     with pytest.raises(errors.JournalError) as info:
         c.run("remove_fabric", picture(), on_progress=lambda p: texts.append(p.text()))
@@ -74,16 +73,17 @@ def test_a_journal_lost_while_a_submit_is_in_flight_still_shows_the_task_id(make
     assert result.images and len(emu.submissions) == 1
 
 
-def test_a_dead_processs_lease_is_taken_over_at_once(make_settings, tmp_path, emu, fast_polls):
+def test_a_dead_processs_lease_is_taken_over_at_once(make_settings, tmp_path, emu, fast_polls, backend):
     emu.status_cache = 0.0
     folder = tmp_path / "j"
-    Journal(folder)
-    c = Client(make_settings(), journal=Journal(folder))
+    backend.make(folder)
+    c = Client(make_settings(), journal=backend.make(folder))
     upload = c.prepare(c_op := __import__("hdredraw.engine.specs", fromlist=["get"]).get("remove_fabric"), picture())
     fp = c.fingerprint(c_op, upload, c_op.validate({}), 0)
     code = ("import sys, os; sys.path.insert(0, sys.argv[1]); import runpy; runpy.run_path(sys.argv[1] + "
             "'/tools/dev.py')['register'](__import__('pathlib').Path(sys.argv[1]));"
-            "from hdredraw.engine.journal import Journal; j = Journal(sys.argv[2]);"
+            "from hdredraw.engine import config; from hdredraw.engine.journal import open_journal;"
+            "j = open_journal(config.load(), sys.argv[2]);"
             "assert j.try_lease(sys.argv[3], j.new_holder()); os._exit(0)")
     subprocess.run([sys.executable, "-c", code, str(ROOT), str(folder), fp], check=True, timeout=60)
     notes: list[str] = []
@@ -92,8 +92,8 @@ def test_a_dead_processs_lease_is_taken_over_at_once(make_settings, tmp_path, em
     assert not any("Waiting" in n for n in notes)  # taken over, not waited out
 
 
-def test_a_live_holder_in_this_process_is_waited_for(tmp_path):
-    journal = Journal(tmp_path / "j")
+def test_a_live_holder_in_this_process_is_waited_for(tmp_path, backend):
+    journal = backend.make(tmp_path / "j")
     first, second = journal.new_holder(), journal.new_holder()
     assert journal.try_lease("fp", first)
     assert not journal.try_lease("fp", second)
@@ -101,8 +101,8 @@ def test_a_live_holder_in_this_process_is_waited_for(tmp_path):
     assert journal.try_lease("fp", second)
 
 
-def test_a_holder_this_process_has_forgotten_is_taken_over(tmp_path):
-    journal = Journal(tmp_path / "j")
+def test_a_holder_this_process_has_forgotten_is_taken_over(tmp_path, backend):
+    journal = backend.make(tmp_path / "j")
     first = journal.new_holder()
     assert journal.try_lease("fp", first)
     from hdredraw.engine import owners

@@ -15,7 +15,7 @@ from helpers import settle, wait_for  # noqa: E402
 
 from hdredraw.engine import errors, specs
 from hdredraw.engine.jobs import Client
-from hdredraw.engine.journal import FAILED, PENDING, UNCERTAIN, Journal
+from hdredraw.engine.journal import FAILED, PENDING, UNCERTAIN
 from hdredraw.engine.spend import SpendGuard
 
 
@@ -24,8 +24,9 @@ def picture(seed=0, h=40, w=48):
 
 
 @pytest.fixture
-def journal(tmp_path):
-    return Journal(tmp_path / "journal")
+def journal(backend, tmp_path):
+    """Each test that records to a journal runs once per backend (SQLite file, PostgreSQL)."""
+    return backend.make(tmp_path / "journal")
 
 
 # --------------------------------------------------------------------------- deadline and cancel mid-submit

@@ -1,4 +1,7 @@
-"""Robustness: the fault matrix, a soak with random faults, bad inputs, and secrets that never leak."""
+"""Robustness: the fault matrix, a soak with random faults, bad inputs, and secrets that never leak.
+
+The fault matrix and the soak run once per journal backend (`backend`: SQLite file, PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,6 @@ from helpers import settle  # noqa: E402
 
 from hdredraw.engine import errors
 from hdredraw.engine.jobs import Client
-from hdredraw.engine.journal import Journal
 
 PHASES = ("submit", "status", "download")
 FAULTS = ("500", "502", "503", "429", "hang", "drop", "malformed", "truncate")
@@ -39,11 +42,11 @@ SUBMIT_EXPECT = {"429": "ok", "500": "uncertain", "502": "uncertain", "503": "un
 
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("fault", FAULTS)
-def test_fault_matrix(emu, make_settings, tmp_path, fast_polls, phase, fault):
+def test_fault_matrix(emu, make_settings, tmp_path, fast_polls, phase, fault, backend):
     emu.status_cache = 0.0
     emu.processing_time = 0.1
     deadline = 8.0
-    client = Client(make_settings(read_timeout=0.5, job_timeout=deadline), journal=Journal(tmp_path / "j"))
+    client = Client(make_settings(read_timeout=0.5, job_timeout=deadline), journal=backend.make(tmp_path / "j"))
     emu.inject(phase, fault, count=2 if phase != "submit" else 1, retry_after=1, seconds=1.2)
     t0 = time.monotonic()
     try:
@@ -74,9 +77,9 @@ def test_fault_matrix(emu, make_settings, tmp_path, fast_polls, phase, fault):
     client.close()
 
 
-def test_status_fault_after_the_task_exists_keeps_the_task_id(emu, make_settings, tmp_path, fast_polls):
+def test_status_fault_after_the_task_exists_keeps_the_task_id(emu, make_settings, tmp_path, fast_polls, backend):
     emu.status_cache = 0.0
-    c = Client(make_settings(job_timeout=2.0), journal=Journal(tmp_path / "j"))
+    c = Client(make_settings(job_timeout=2.0), journal=backend.make(tmp_path / "j"))
     c.transport("hdredraw").status_retry.cap = 0.2
     emu.inject("status", "503", count=100)
     with pytest.raises((errors.NetworkError, errors.JobTimeout)) as info:
@@ -87,7 +90,7 @@ def test_status_fault_after_the_task_exists_keeps_the_task_id(emu, make_settings
 
 # --------------------------------------------------------------------------- soak
 
-def test_soak_200_tasks_with_random_faults(emu, comfy, service_env, monkeypatch):
+def test_soak_200_tasks_with_random_faults(emu, comfy, service_env, monkeypatch, backend):
     torch = pytest.importorskip("torch")
     from hdredraw import nodes
     from hdredraw.nodes import runner
@@ -126,6 +129,14 @@ def test_soak_200_tasks_with_random_faults(emu, comfy, service_env, monkeypatch)
     assert results >= 150, outcomes
     assert len(emu.submissions) <= 200  # never two tasks for one image
     assert set(v for v in outcomes.values() if v != "result") <= {"error:submit_uncertain", "error:network"}
+    # every task accounted for: each paid task is in the journal (or is an attempt whose answer was lost),
+    # each result is a done row, and no request has two live rows
+    rows = runner.get_client().journal.recent(1000)
+    known = {r.task_id for r in rows if r.task_id}
+    unknown_ids = [s["task_id"] for s in emu.submissions if s["task_id"] not in known]
+    assert len(unknown_ids) <= sum(1 for r in rows if r.status == "uncertain" and not r.task_id)
+    assert sum(1 for r in rows if r.status == "done") == results
+    assert max(Counter(r.fingerprint for r in rows if r.status != "failed").values()) == 1
     runner.get_client().close()
     gc.collect()
     for _ in range(50):  # server-side handler threads end once their connections close
