@@ -78,9 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             help_en="Disk space for kept results, in MB (oldest evicted; evicted results are re-fetched free).",
             help_zh="本地保存结果的磁盘上限(MB),超出时删除最旧的(可免费重新获取)。"),
     Setting("journal_url", "HDREDRAW_JOURNAL_URL", str, "", secret=True,
-            help_en="Task journal shared by several machines: a postgresql://user:password@host/db URL (empty: a "
-                    "SQLite file on this machine). Every worker of one account should point at the same database.",
-            help_zh="多台机器共享的任务记录:postgresql://用户:密码@主机/数据库 地址(留空:本机 SQLite 文件)。同一账户的所有工作机应指向同一数据库。"),
+            help_en="Task journal shared by several machines: the postgresql:// address of one database (user, "
+                    "password, host and database name; empty: a SQLite file on this machine). Every worker of one "
+                    "account should point at the same database.",
+            help_zh="多台机器共享的任务记录:一个数据库的 postgresql:// 地址(含用户、密码、主机和数据库名;留空:本机 SQLite 文件)。"
+                    "同一账户的所有工作机应指向同一数据库。"),
     Setting("lease_seconds", "HDREDRAW_LEASE_SECONDS", float, 30.0, low=2, high=3600,
             help_en="Seconds after which a stopped worker's claim on a request lapses, so another worker can resume "
                     "its task (never submitting it again). At least 2; use the same value on every worker.",

@@ -47,3 +47,20 @@ def test_chinese_is_really_chinese():
     for node_id in zh:
         assert zh[node_id]["description"] != en[node_id]["description"]
         assert any("\u4e00" <= ch <= "\u9fff" for ch in zh[node_id]["description"])
+
+
+def test_locale_strings_carry_no_vue_i18n_syntax():
+    """The frontend compiles every locale string with vue-i18n: a bare @ { } | makes it a linked message or a
+    placeholder, the compile fails and the setting or node text silently disappears."""
+    import re
+
+    def strings(value, where):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(v, f"{where}.{k}")
+        elif isinstance(value, str):
+            yield where, value
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "locales").glob("*/*.json")):
+        for where, text in strings(json.loads(path.read_text(encoding="utf-8")), path.name):
+            assert not re.search(r"[@{}|]", text), f"{where}: {text}"

@@ -132,6 +132,8 @@ const NAMES = {
     max_result_mb: "Largest result (MB)",
     max_new_tasks: "Spend guard: new tasks per run",
     cache_mb: "Kept results (MB)",
+    journal_url: "Shared journal (PostgreSQL URL)",
+    lease_seconds: "Lease lapse for stopped workers (s)",
   },
   zh: {
     hdredraw_base_url: "HD Redraw 接口地址",
@@ -145,6 +147,8 @@ const NAMES = {
     max_result_mb: "结果文件上限(MB)",
     max_new_tasks: "消费保护:单次最多新任务数",
     cache_mb: "结果缓存上限(MB)",
+    journal_url: "共享任务记录(PostgreSQL 地址)",
+    lease_seconds: "停止的工作机占用失效时间(秒)",
   },
 };
 
