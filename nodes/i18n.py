@@ -88,26 +88,11 @@ def main_json(lang: str) -> dict[str, Any]:
 
 
 def settings_json(lang: str) -> dict[str, Any]:
-    labels = {
-        "hdredraw_base_url": Text("HD Redraw base URL", "HD Redraw 接口地址"),
-        "hdredraw_user_key": Text("HD Redraw user key", "HD Redraw 用户密钥"),
-        "hidream_token": Text("HiDream API token", "HiDream API token"),
-        "hidream_base_url": Text("HiDream base URL", "HiDream 接口地址"),
-        "job_timeout": Text("Task deadline (s)", "任务总时限(秒)"),
-        "connect_timeout": Text("Connect timeout (s)", "连接超时(秒)"),
-        "read_timeout": Text("Read timeout (s)", "读取超时(秒)"),
-        "concurrency": Text("Batch concurrency", "批量并发数"),
-        "max_result_mb": Text("Largest result (MB)", "结果文件上限(MB)"),
-        "max_new_tasks": Text("Spend guard: new tasks per run", "消费保护:单次最多新任务数"),
-        "cache_mb": Text("Kept results (MB)", "结果缓存上限(MB)"),
-        "journal_url": Text("Shared journal (PostgreSQL URL)", "共享任务记录(PostgreSQL 地址)"),
-        "lease_seconds": Text("Lease of a stopped worker lapses after (s)", "停止的工作机占用失效时间(秒)"),
-    }
     out = {}
     for s in config.SETTINGS:
         help_text = Text(f"{s.help_en} Environment variable {s.env} wins over this setting.",
                          f"{s.help_zh}环境变量 {s.env} 优先于此设置。")
-        out[f"HDRedraw_{s.name}"] = {"name": labels[s.name].get(lang), "tooltip": help_text.get(lang)}
+        out[f"HDRedraw_{s.name}"] = {"name": Text(s.label_en, s.label_zh).get(lang), "tooltip": help_text.get(lang)}
     return out
 
 

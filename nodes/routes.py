@@ -30,6 +30,7 @@ def status_payload() -> dict[str, Any]:
     payload: dict[str, Any] = {
         "schema": [{"name": s.name, "env": s.env, "secret": s.secret, "type": s.cast.__name__,
                     "default": s.default, "min": s.low, "max": s.high,
+                    "label": {"en": s.label_en, "zh": s.label_zh},
                     "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
         "balance": dict(progress.last_balance) or _balance_from_journal(),
         "config_path": str(config.config_path()),

@@ -381,3 +381,15 @@ def test_a_moved_base_url_sends_nothing(emu, tmp_path):
     assert emu.requests == []
     shown = json.loads(run_cli(["config"], env).stdout)["hdredraw_user_key"]
     assert shown["stale"] is True and emu.user_key not in json.dumps(shown)
+
+
+def test_every_setting_is_declared_once_with_its_labels():
+    """Name, type, default, range, environment variable, help and labels: one declaration per setting; the
+    resolved-settings type is made from them."""
+    from dataclasses import fields as dc_fields
+
+    names = [f.name for f in dc_fields(config.Settings)]
+    assert names[:len(config.SETTINGS)] == [s.name for s in config.SETTINGS]
+    for s in config.SETTINGS:
+        assert s.label_en and s.label_zh and s.help_en and s.help_zh, s.name
+        assert getattr(config.Settings(), s.name) == s.default
