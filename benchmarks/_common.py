@@ -108,3 +108,20 @@ class EmulatorProcess:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+def reference_task(base: str, endpoint: str, name: str, data: bytes) -> dict:
+    """One task the way the API docs' sample client runs it: submit, then ask every second until Completed;
+    the final status answer (the benchmarks' sequential reference)."""
+    import time
+
+    import requests
+
+    r = requests.post(f"{base}{endpoint}", data={"user_key": "emulator-key"},
+                      files={"input_image": (name, data, "image/png")}, timeout=60).json()
+    while True:
+        s = requests.post(f"{base}/api/check_task_status", data={"user_key": "emulator-key", "task_id": r["task_id"]},
+                          timeout=60).json()
+        if s["status"] == "Completed":
+            return s
+        time.sleep(1)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from _common import EmulatorProcess, load_pack, machine, photo, quiet_comfy, table
+from _common import EmulatorProcess, load_pack, machine, photo, quiet_comfy, reference_task, table
 from PIL import Image
 
 
@@ -27,14 +27,7 @@ def reference(base: str, images: list[np.ndarray]) -> float:
     for arr in images:
         buf = io.BytesIO()
         Image.fromarray((arr * 255).astype(np.uint8)).save(buf, format="PNG")
-        r = requests.post(f"{base}/api/submit_face_enhance_task", data={"user_key": "emulator-key"},
-                          files={"input_image": ("in.png", buf.getvalue(), "image/png")}, timeout=60).json()
-        while True:
-            s = requests.post(f"{base}/api/check_task_status",
-                              data={"user_key": "emulator-key", "task_id": r["task_id"]}, timeout=60).json()
-            if s["status"] == "Completed":
-                break
-            time.sleep(1)
+        s = reference_task(base, "/api/submit_face_enhance_task", "in.png", buf.getvalue())
         np.array(Image.open(io.BytesIO(requests.get(s["images_url"], timeout=60).content))).astype(np.float32)
     return time.perf_counter() - t0
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from _common import ROOT, EmulatorProcess, machine, photo, table
+from _common import ROOT, EmulatorProcess, machine, photo, reference_task, table
 from PIL import Image
 
 
@@ -32,15 +32,7 @@ def reference(base: str, files: list[Path]) -> float:
     """The API docs' sample client, one image after another."""
     t0 = time.perf_counter()
     for path in files:
-        with path.open("rb") as fh:
-            r = requests.post(f"{base}/api/submit_seamless_task", data={"user_key": "emulator-key"},
-                              files={"input_image": (path.name, fh, "image/png")}, timeout=60).json()
-        while True:
-            s = requests.post(f"{base}/api/check_task_status",
-                              data={"user_key": "emulator-key", "task_id": r["task_id"]}, timeout=60).json()
-            if s["status"] == "Completed":
-                break
-            time.sleep(1)
+        s = reference_task(base, "/api/submit_seamless_task", path.name, path.read_bytes())
         for key in ("images_url", "grid_url", "images_url_1m"):
             out = Image.open(io.BytesIO(requests.get(s[key], timeout=60).content))
             out.save(path.with_suffix(f".{key}.ref.png"))
