@@ -75,6 +75,15 @@ def test_ui_strings_are_complete_in_both_languages():
     assert routes.strings_payload() == {"en": en, "zh": zh}  # the route serves exactly the locale files
 
 
+def test_every_js_string_key_exists_and_every_string_is_used():
+    js = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "web").rglob("*.js"))
+    called = set(re.findall(r"\bt\(\s*\"(\w+)\"", js))
+    assert called - set(UI) == set(), "keys used in JS but missing from nodes/ui_text.py"
+    quoted = set(re.findall(r"\"(\w+)\"", js)) | {f"state_{s}" for s in ("submitting", "pending", "done", "failed",
+                                                                      "uncertain")}  # t(`state_${status}`)
+    assert set(UI) - quoted == set(), "strings nobody shows"
+
+
 def test_search_aliases_on_every_node_in_both_languages():
     found = set()
     for node_id, cls in nodes.NODE_CLASS_MAPPINGS.items():
