@@ -3,6 +3,10 @@
 Garment photo → extract print pattern → remove fabric texture → seamless tile → vectorize to EPS (HD
 Redraw) and SVG (HiDream).  Every step goes over HTTP through the same client the nodes use; no key and no
 network are needed.  Results and a summary land in a folder the command names.
+
+The pictures are the emulator's: cheap, deterministic stand-ins for the services' models.  They look plausible
+(a seamless tile without ghosted motifs, a vector that keeps the print's colours) so a newcomer can judge the
+pipeline, and the summary says plainly that they are emulated, so nobody judges the services by them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from . import codecs, config
 from .console import TerminalProgress
 from .jobs import Client, TaskResult
 from .result_files import save_result
-from .text import language
+from .text import Text, language
+
+EMULATED = Text(
+    "Emulated results: every picture here comes from the pack's built-in emulator, a local stand-in for the two "
+    "services that needs no key and costs nothing. It shows what each step does and how files flow, not the "
+    "quality of the real services; their results look different.",
+    "模拟结果：这里的所有图片都来自插件内置的模拟服务，它在本机代替两个真实服务，无需密钥、不产生费用。"
+    "它展示每一步做什么以及文件如何流转，并不代表真实服务的效果；真实结果会有所不同。")
 
 
 def sample_garment(size: int = 640, seed: int = 7) -> np.ndarray:
@@ -88,12 +99,14 @@ def run_demo(out_dir: Path | None = None) -> int:
         client.close()
 
     wrap, inside = seam_score(codecs.decode_image(tile.image_1x or tile.images[0])[..., :3])
-    summary = {"folder": str(out.resolve()), "seconds": round(time.monotonic() - started, 1),
+    summary = {"emulated": True, "note": EMULATED.en, "note_zh": EMULATED.zh,
+               "folder": str(out.resolve()), "seconds": round(time.monotonic() - started, 1),
                "tasks_submitted": submitted, "seam_jump": round(wrap, 4), "neighbour_jump": round(inside, 4),
                "steps": steps}
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-    lines = ["# hdredraw demo", "", f"{len(steps)} steps, {submitted} tasks, {summary['seconds']} s against the "
-             "built-in emulator.", "", "| step | operation | task id | seconds | files |", "|---|---|---|---|---|"]
+    lines = ["# hdredraw demo (emulated results)", "", f"> {EMULATED.en}", ">", f"> {EMULATED.zh}", "",
+             f"{len(steps)} steps, {submitted} tasks, {summary['seconds']} s against the built-in emulator.", "",
+             "| step | operation | task id | seconds | files |", "|---|---|---|---|---|"]
     lines += [f"| {s['step']} | {s['operation']} | {s['task_id']} | {s['seconds']} | {', '.join(s['files'])} |"
               for s in steps]
     lines += ["", f"Seamless check: mean jump across the wrap-around seam {wrap:.4f} vs. {inside:.4f} between "
@@ -101,5 +114,5 @@ def run_demo(out_dir: Path | None = None) -> int:
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     done = "Demo finished" if lang == "en" else "演示完成"
     print(f"\n{done}: {len(steps)} steps, {submitted} tasks, {summary['seconds']} s. Results and summary.md in "
-          f"{out.resolve()}")
+          f"{out.resolve()}\n{EMULATED.get(lang)}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine import specs
+from . import aliases
 from .factory import operation_nodes
 from .fetch_task import FetchTask
 from .render_svg import RenderSVG
@@ -14,7 +15,10 @@ LOCAL_NODES: dict[str, tuple[type, str]] = {  # nodes that are not one operation
 
 
 def node_classes() -> dict[str, type]:
-    return {**operation_nodes(), **{node_id: cls for node_id, (cls, _) in LOCAL_NODES.items()}}
+    classes = {**operation_nodes(), **{node_id: cls for node_id, (cls, _) in LOCAL_NODES.items()}}
+    for node_id, cls in classes.items():  # search words in both languages (read by ComfyUI after 0.8.0)
+        cls.SEARCH_ALIASES = aliases.for_node(node_id)
+    return classes
 
 
 def display_names() -> dict[str, str]:

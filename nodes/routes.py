@@ -2,6 +2,9 @@
 
 Keys are write-only: POST /hdredraw/settings stores them in the pack's owner-only config file; no route
 ever returns them (GET /hdredraw/status says only whether each is set, a masked hint, and its source).
+GET /hdredraw/status also carries the prices learned from the journal and today's spend (nodes/prices.py);
+GET /hdredraw/tasks each recent task's charge; GET /hdredraw/strings the web extension's strings, read from
+the locale files (so the JavaScript holds none of its own).
 
 Only the pack's own front end may call these routes.  ComfyUI's origin check lets a missing or `null` Origin
 through (a sandboxed iframe on any web site sends `Origin: null`), and a browser sends a `text/plain` POST
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..engine import config
 from ..engine.errors import HDRedrawError
+
+LOCALES = Path(__file__).resolve().parents[1] / "locales"
 
 
 def status_payload() -> dict[str, Any]:
@@ -34,6 +40,7 @@ def status_payload() -> dict[str, Any]:
                     "help": {"en": s.help_en, "zh": s.help_zh}} for s in config.SETTINGS],
         "balance": dict(progress.last_balance) or _balance_from_journal(),
         "config_path": str(config.config_path()),
+        **_prices(),
     }
     try:
         payload["settings"] = config.status(config.load())
@@ -59,6 +66,41 @@ def _balance_from_journal() -> dict[str, Any]:
     except Exception:  # the badge is optional; never break the status route
         return {}
     return {}
+
+
+def _journal_rows(limit: int = 500) -> list[Any]:
+    """The newest journal rows, or [] when there is no journal yet (the UI's extras never break a route)."""
+    from ..engine.journal import Journal
+
+    try:
+        return Journal(config.data_dir()).recent(limit)
+    except Exception:
+        return []
+
+
+def _prices() -> dict[str, Any]:
+    """Learned prices per operation and today's spend (nodes/prices.py), for the nodes and the sidebar."""
+    from . import prices
+
+    try:
+        return prices.summary(_journal_rows())
+    except Exception:  # an estimate is optional; never break the status route
+        return {"prices": {}, "spend_today": {"tasks": 0, "known": 0, "count": 0, "money": 0, "exact": False}}
+
+
+_strings_cache: dict[str, Any] = {}
+
+
+def strings_payload() -> dict[str, Any]:
+    """The web extension's strings in both languages, from the committed locale files (`hdredraw` in main.json)."""
+    if not _strings_cache:
+        for lang in ("en", "zh"):
+            try:
+                main = json.loads((LOCALES / lang / "main.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                main = {}
+            _strings_cache[lang] = main.get("hdredraw", {})
+    return dict(_strings_cache)
 
 
 def save_payload(body: Any) -> tuple[int, dict[str, Any]]:
@@ -139,10 +181,17 @@ def tasks_payload(limit: int = 20) -> dict[str, Any]:
         journal = runner.get_client().journal
     except HDRedrawError as exc:
         return {"tasks": [], "error": exc.en, "error_zh": exc.zh}
+    from . import prices
+
     entries = journal.recent(max(1, min(limit, 200))) if journal is not None else []
+    try:  # charges need the balance seen before each task: read a little further back
+        charged = prices.charges(journal.recent(max(limit, 200) + 50)) if journal is not None else {}
+    except HDRedrawError:
+        charged = {}
     return {"tasks": [{"op": e.op_id, "service": e.service, "task_id": e.task_id, "status": e.status,
-                       "created_at": e.created_at, "finished_at": e.finished_at,
-                       "remaining_count": e.remaining_count, "remaining_money": e.remaining_money}
+                       "created_at": e.created_at, "submitted_at": e.submitted_at, "finished_at": e.finished_at,
+                       "remaining_count": e.remaining_count, "remaining_money": e.remaining_money,
+                       "charged": charged[e.id].as_dict() if e.id in charged else None}
                       for e in entries]}
 
 
@@ -190,6 +239,10 @@ def register() -> bool:
             body = None
         code, payload = save_payload(body)
         return web.json_response(payload, status=code)
+
+    @routes.get("/hdredraw/strings")
+    async def get_strings(request: Any) -> Any:
+        return refused(request) or web.json_response(strings_payload())
 
     @routes.get("/hdredraw/tasks")
     async def get_tasks(request: Any) -> Any:

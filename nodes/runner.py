@@ -21,6 +21,7 @@ from ..engine.journal import open_journal
 from ..engine.specs import Operation
 from ..engine.spend import SpendGuard
 from . import comfy_hooks as hooks
+from .zh import fullwidth
 
 _client_lock = threading.Lock()
 _guards: OrderedDict[str, SpendGuard] = OrderedDict()
@@ -104,7 +105,8 @@ class BatchUI:
             lines = [f"{done}/{self.count} " + ("完成" if zh else "done")]
             for i, s in enumerate(states):
                 lines.append(f"#{i + 1} " + (s.text(self.lang) if s else ("等待" if zh else "waiting")))
-        return "\n".join(lines + self.notes)
+        text = "\n".join(lines + self.notes)
+        return fullwidth(text) if zh else text  # engine notes carry ASCII punctuation in Chinese
 
 
 async def run_batch(op: Operation, images: list[Any], values: dict[str, Any], node_id: str | None,

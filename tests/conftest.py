@@ -64,6 +64,14 @@ def emu(emulator, request):
 
 
 @pytest.fixture(autouse=True)
+def _node_advice(monkeypatch):
+    """Messages name the node unless a test runs the command line (which switches them, process-wide)."""
+    from hdredraw.engine import errors
+
+    monkeypatch.setattr(errors, "_caller", "node")
+
+
+@pytest.fixture(autouse=True)
 def quick_waits(request, monkeypatch):
     """Tests that are not about waiting do not wait: near-zero backoff, first poll at once, fast polls.
 

@@ -4,8 +4,12 @@ Why: stubs of ComfyUI prove nothing about its origin check, its route prefixes, 
 the pack's routes and nodes must be exercised in the ComfyUI versions users run.  The installs come from
 `../shared/comfyui/setup.sh --pack-reqs requirements.txt --env-file FILE` (source FILE before pytest):
 
-    COMFYUI_DIR / COMFY_PYTHON            ComfyUI 0.3.64
-    COMFYUI_DIR_NEW / COMFY_PYTHON_NEW    ComfyUI 0.8.0
+    COMFYUI_DIR / COMFY_PYTHON                  ComfyUI 0.3.64 (frontend 1.27)
+    COMFYUI_DIR_NEW / COMFY_PYTHON_NEW          ComfyUI 0.8.0 (frontend 1.35)
+    COMFYUI_DIR_NEWEST / COMFY_PYTHON_NEWEST    ComfyUI 0.8.0 with the newest frontend (setup.sh --frontend 1.58.1)
+
+The newest-frontend install runs the same backend as 0.8.0, so only the front-end tests (tests/test_browser.py,
+through `find_installs(frontends=True)`) use it; backend tests run once per backend.
 
 A ComfyServer runs `$COMFY_PYTHON main.py --cpu --listen 127.0.0.1 --port FREE` with its own temporary
 user/input/output/temp folders, only this pack loaded (symlinked into custom_nodes under a name with a dot
@@ -39,8 +43,9 @@ PROBE_NODE = "HDRedraw_RemoveWatermark"  # present once the pack has loaded
 TEST_IMAGE = "hdredraw_test.png"  # written into every server's input folder
 # (version label, directory variable, interpreter variable) as written by setup.sh
 VARIABLES = (("0.3.64", "COMFYUI_DIR", "COMFY_PYTHON"), ("0.8.0", "COMFYUI_DIR_NEW", "COMFY_PYTHON_NEW"))
-SETUP_HINT = ("run `../shared/comfyui/setup.sh --pack-reqs requirements.txt --env-file /tmp/comfy.env` and "
-              "`. /tmp/comfy.env` before pytest")
+NEWEST = ("newest", "COMFYUI_DIR_NEWEST", "COMFY_PYTHON_NEWEST")  # same backend as 0.8.0, newest frontend
+SETUP_HINT = ("run `../shared/comfyui/setup.sh --frontend 1.58.1 --pack-reqs requirements.txt --env-file "
+              "/tmp/comfy.env` and `. /tmp/comfy.env` before pytest")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,13 @@ class Install:
     python: Path
 
     @property
+    def frontend(self) -> str:
+        """The installed comfyui-frontend-package version (from its dist-info folder), or '?'."""
+        for info in self.python.parent.parent.glob("lib/python*/site-packages/comfyui_frontend_package-*.dist-info"):
+            return info.name.removeprefix("comfyui_frontend_package-").removesuffix(".dist-info")
+        return "?"
+
+    @property
     def version(self) -> str:
         text = (self.directory / "comfyui_version.py").read_text(encoding="utf-8", errors="replace") \
             if (self.directory / "comfyui_version.py").is_file() else ""
@@ -59,12 +71,15 @@ class Install:
         return found.group(1) if found else self.label
 
 
-def find_installs(environ: Mapping[str, str] | None = None) -> tuple[list[Install], list[str]]:
-    """The installs named by setup.sh's exports, and why any expected one is missing."""
+def find_installs(environ: Mapping[str, str] | None = None,
+                  frontends: bool = False) -> tuple[list[Install], list[str]]:
+    """The installs named by setup.sh's exports, and why any expected one is missing.
+
+    With `frontends`, also the newest-frontend install (a front end to test, not another backend)."""
     environ = os.environ if environ is None else environ
     found: list[Install] = []
     problems: list[str] = []
-    for label, dir_var, py_var in VARIABLES:
+    for label, dir_var, py_var in VARIABLES + ((NEWEST,) if frontends else ()):
         directory = environ.get(dir_var)
         python = environ.get(py_var) or (environ.get("COMFYUI_PYTHON") if dir_var == "COMFYUI_DIR" else None)
         if not directory:

@@ -103,6 +103,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     files = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"03_seamless_grid.png", "04_vectorize_vector.eps", "05_hidream_vectorize.svg", "summary.md"} <= files
     assert summary["seam_jump"] < 2 * summary["neighbour_jump"]
+    assert summary["emulated"] is True and "emulator" in summary["note"] and "模拟" in summary["note_zh"]
+    assert (tmp_path / "demo" / "summary.md").read_text().startswith("# hdredraw demo (emulated results)")
     assert str(tmp_path / "demo") in capsys.readouterr().out
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _client_headers(server) -> dict[str, str]:
-    js = (ROOT / "web" / "hdredraw.js").read_text(encoding="utf-8")
+    js = (ROOT / "web" / "hdredraw" / "server.js").read_text(encoding="utf-8")
     name = re.search(r'const CLIENT_HEADER = "([^"]+)"', js).group(1)
     value = re.search(r'const CLIENT_VALUE = "([^"]+)"', js).group(1)
     return {name: value, "Origin": server.url, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}
@@ -62,5 +62,7 @@ def test_the_server_uses_its_own_pack_folders(comfyui, variable):
 
 def test_ci_builds_the_real_comfyui_installs():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"\.\./shared/comfyui/setup\.sh (--browser )?--pack-reqs requirements\.txt --env-file", ci)
+    assert re.search(r"\.\./shared/comfyui/setup\.sh (--frontend [\d.]+ )?(--browser )?--pack-reqs requirements\.txt "
+                     r"--env-file", ci)
+    assert "--frontend 1.58.1" in ci  # the browser test also covers the newest front end
     assert ci.index("setup.sh") < ci.index("python3 -m pytest")

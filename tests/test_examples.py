@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "example_workflows"
 CORE = json.loads((ROOT / "tests" / "data" / "core_nodes.json").read_text(encoding="utf-8"))["nodes"]
 WORKFLOWS = sorted(EXAMPLES.glob("*.json"))
-RECIPES = ("garment_to_vector", "old_photo_restore", "product_shot_16x9")
+RECIPES = ("garment_to_vector", "old_photo_restore", "product_shot_16x9", "local_upscale_then_redraw",
+           "scale_then_redraw", "print_on_mockup", "svg_print_blend")
+# Recipes where pack nodes are fed by and feed ComfyUI's own (local) image nodes, not only Load and Save.
+MIXED = ("local_upscale_then_redraw", "scale_then_redraw", "print_on_mockup", "svg_print_blend")
+PLUMBING = {"LoadImage", "SaveImage", "PreviewImage", "SaveSVGNode", "Note", "MarkdownNote"}
 FRONTEND_ONLY = {"Note", "MarkdownNote"}  # virtual nodes with one text widget
 WIDGET_KINDS = ("INT", "FLOAT", "BOOLEAN", "STRING")
 FORBIDDEN = ("user_key", "token", "bearer", "emulator-key", "api_key", "apikey", "api-key", "secret", "password",
@@ -298,3 +302,37 @@ def test_generator_is_up_to_date(monkeypatch):
     assert sorted(generated) == [p.stem for p in WORKFLOWS], "run: python tools/make_examples.py"
     for name, data in generated.items():
         assert _load(EXAMPLES / f"{name}.json") == data, f"{name}.json is stale; run: python tools/make_examples.py"
+
+
+def test_mixed_recipes_feed_pack_nodes_from_core_nodes_and_back():
+    for name in MIXED:
+        wf = _load(EXAMPLES / f"{name}.json")
+        types = {n["id"]: n["type"] for n in wf["nodes"]}
+        ours = {i for i, t in types.items() if t in nodes.NODE_CLASS_MAPPINGS}
+        core = {i for i, t in types.items() if t not in nodes.NODE_CLASS_MAPPINGS and t not in PLUMBING}
+        fed = [link for link in wf["links"] if link[1] in core and link[3] in ours]
+        feeding = [link for link in wf["links"] if link[1] in ours and link[3] in core]
+        assert fed, f"{name}: no core node feeds a pack node"
+        # (the local-model recipe ends at Save: its point is the local model before HD Redraw)
+        assert feeding or name == "local_upscale_then_redraw", f"{name}: no pack node feeds a core node"
+    local = _types("local_upscale_then_redraw")
+    assert {"UpscaleModelLoader", "ImageUpscaleWithModel", "ImageScale", "HDRedraw_Redraw"} <= set(local)
+    note = next(n for n in _load(EXAMPLES / "local_upscale_then_redraw.json")["nodes"] if n["type"] == "Note")
+    assert "Needs model weights" in note["widgets_values"][0] and ".pth" in note["widgets_values"][0]
+    assert {"ImageCompositeMasked", "InvertMask", "HDRedraw_ExtractPattern"} <= set(_types("print_on_mockup"))
+    assert {"HDRedraw_RenderSVG", "ImageBlend"} <= set(_types("svg_print_blend"))
+
+
+def test_nodes_do_not_overlap_in_either_renderer(monkeypatch):
+    """Boxes as tall as the taller renderer draws them (Nodes 2.0 rows are taller) never overlap; the browser
+    test measures the real thing in every front end."""
+    spec = importlib.util.spec_from_file_location("make_examples", ROOT / "tools" / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_examples", module)
+    spec.loader.exec_module(module)
+    for wf in module.build(module.definitions()):
+        wf.to_json()
+        boxes = [(n.pos[0], n.pos[1] - module.TITLE, n.size()[0], n.footprint()) for n in wf.nodes]
+        for i, (x, y, w, h) in enumerate(boxes):
+            for x2, y2, w2, h2 in boxes[i + 1:]:
+                assert not (x < x2 + w2 and x2 < x + w and y < y2 + h2 and y2 < y + h), wf.name

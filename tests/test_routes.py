@@ -81,8 +81,8 @@ def test_too_large_or_malformed_updates_are_refused():
 # ------------------------------------------------------------------ who may call the routes
 
 def _front_end_headers(url: str) -> dict[str, str]:
-    """What web/hdredraw.js sends (read from the file), plus what a browser adds to a same-origin fetch."""
-    js = (ROOT / "web" / "hdredraw.js").read_text(encoding="utf-8")
+    """What web/hdredraw/server.js sends (read from the file), plus what a browser adds to a same-origin fetch."""
+    js = (ROOT / "web" / "hdredraw" / "server.js").read_text(encoding="utf-8")
     name = re.search(r'const CLIENT_HEADER = "([^"]+)"', js).group(1)
     value = re.search(r'const CLIENT_VALUE = "([^"]+)"', js).group(1)
     return {name: value, "Origin": url, "Referer": url + "/", "Sec-Fetch-Site": "same-origin",
@@ -90,7 +90,7 @@ def _front_end_headers(url: str) -> dict[str, str]:
 
 
 def test_the_front_end_sends_the_client_header_on_every_call():
-    js = (ROOT / "web" / "hdredraw.js").read_text(encoding="utf-8")
+    js = (ROOT / "web" / "hdredraw" / "server.js").read_text(encoding="utf-8")
     calls = re.findall(r"api\.fetchApi\(([^;]*?)\);", js, re.S)
     assert len(calls) == 2 and all("[CLIENT_HEADER]: CLIENT_VALUE" in c for c in calls), calls
     assert '"Content-Type": "application/json"' in calls[1]

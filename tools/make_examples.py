@@ -33,8 +33,8 @@ EXAMPLE_IMAGE = "example.png"  # ships in ComfyUI's input folder
 UUID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4a44-9a8e-0b7d2f5c1e11")
 CREDENTIAL_WORDS = re.compile(r"key|token|secret|password|auth|bearer", re.I)
 
-# Layout (canvas units).
-COL_GAP, ROW_GAP, MARGIN = 70, 40, 40
+# Layout (canvas units).  TITLE is the title bar, drawn above a node's pos in both renderers.
+COL_GAP, ROW_GAP, MARGIN, TITLE = 70, 40, 40, 30
 NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
 
 
@@ -167,7 +167,20 @@ class Node:
     def label(self) -> str:
         return self.title or self.definition.display_name
 
+    def _counts(self) -> tuple[int, int, int]:
+        d = self.definition
+        return (max(len(d.sockets), len(d.outputs)), len(d.widgets),
+                sum(1 for w in d.widgets if w.options.get("multiline")))
+
+    def _pack_extras(self) -> tuple[int, int]:
+        """Height the pack's web extension adds (classic, Nodes 2.0): the Copy task id button and the status."""
+        if not self.type.startswith("HDRedraw_"):
+            return 0, 0
+        copy = (28, 34) if self.type != "HDRedraw_RenderSVG" else (0, 0)
+        return copy[0] + 56, copy[1] + 47
+
     def size(self) -> tuple[int, int]:
+        """The node's size as stored (the classic canvas body, title excluded)."""
         d = self.definition
         if d.virtual:
             lines = sum(max(1, len(line) // 44 + 1) for line in str(self.widgets_values[0]).split("\n"))
@@ -176,9 +189,21 @@ class Node:
             return 320, 330
         if self.type in ("SaveImage", "PreviewImage"):
             return 320, 300
-        slots = max(len(d.sockets), len(d.outputs))
-        multiline = sum(1 for w in d.widgets if w.options.get("multiline"))
-        return 330, 16 + 22 * slots + 24 * len(d.widgets) + 60 * multiline
+        slots, widgets, multiline = self._counts()
+        return 330, 16 + 22 * slots + 24 * widgets + 60 * multiline + self._pack_extras()[0]
+
+    def footprint(self) -> int:
+        """The height the node takes on screen in either renderer, title included.
+
+        Nodes 2.0 (frontend 1.35+) draws each slot and widget as a taller row than the canvas does; the
+        factors are measured on frontends 1.35 and 1.58 (tests/test_browser.py checks the result)."""
+        d = self.definition
+        classic = self.size()[1] + TITLE
+        if d.virtual or self.type in ("LoadImage", "SaveImage", "PreviewImage"):
+            return classic + 20
+        slots, widgets, multiline = self._counts()
+        vue = 58 + 24 * slots + 32 * widgets + 40 * multiline + self._pack_extras()[1]
+        return max(classic, vue) + 10
 
     def non_defaults(self) -> list[str]:
         """Widget values set on purpose, as short text (for the thumbnail)."""
@@ -267,7 +292,7 @@ class Workflow:
             y = MARGIN
             for n in columns[col]:
                 n.pos = (x, y)
-                y += n.size()[1] + ROW_GAP + 30  # 30: the title bar, drawn above pos
+                y += n.footprint() + ROW_GAP
             x += max(n.size()[0] for n in columns[col]) + COL_GAP
 
     def to_json(self) -> dict[str, Any]:
@@ -314,6 +339,8 @@ class Workflow:
 
 # --------------------------------------------------------------------------- the workflows
 
+UPSCALE_WEIGHTS = "RealESRGAN_x4plus.pth"
+UPSCALE_URL = "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth"
 SAFE = "Credentials are set outside the workflow (see the README), so this file is safe to share."
 REUSE = ("Running again with the same image and settings reuses the recorded result at no charge; change "
          "'variation' to pay for a fresh result on purpose.")
@@ -472,6 +499,88 @@ def build(defs: dict[str, NodeDef]) -> list[Workflow]:
             "per side. A square (1:1) shot becomes 1.6:1 (16:10), the closest to 16:9 (1.78:1) it can reach in "
             "one pass; crop a little off the top and bottom for exact 16:9, or start from a 4:3 shot with "
             f"expand_left = expand_right = 0.17 (gives 1.79:1).\n\n{SAFE}", title="Recipe: 1:1 to ~16:9")
+    wfs.append(wf)
+
+    # ---- recipes that mix the pack with local work (core nodes before and after)
+
+    wf = Workflow("local_upscale_then_redraw", "Local upscale model, then HD Redraw",
+                  "A local upscale model enlarges first; ImageScale sets the size; HD Redraw refines.", defs)
+    load = wf.add("LoadImage", image=EXAMPLE_IMAGE)
+    model = wf.add("UpscaleModelLoader", model_name=UPSCALE_WEIGHTS)
+    upscaled = wf.add("ImageUpscaleWithModel")
+    wf.connect(model, "UPSCALE_MODEL", upscaled, "upscale_model")
+    wf.connect(load, "IMAGE", upscaled, "image")
+    scale = wf.add("ImageScale", title="Scale to 2048 wide", upscale_method="lanczos", width=2048, height=0)
+    wf.connect(upscaled, "IMAGE", scale, "image")
+    redraw = wf.add("HDRedraw_Redraw", high_fidelity=True)
+    wf.connect(scale, "IMAGE", redraw, "image")
+    wf.connect(redraw, "image", wf.add("SaveImage", filename_prefix="hdredraw/local_upscale_redraw"), "images")
+    wf.note(f"Needs model weights: put {UPSCALE_WEIGHTS} (Real-ESRGAN x4plus, {UPSCALE_URL}) into "
+            "ComfyUI/models/upscale_models/, or pick any other upscale model you have in Load Upscale Model.\n\n"
+            "The local model does the 4x enlargement on your machine (free); Upscale Image brings it to 2048 px wide "
+            "(height 0 keeps the aspect ratio); HD Redraw then redraws at 1x with high fidelity, one paid task.\n\n"
+            f"{REUSE}\n\n{SAFE}", title="Recipe: needs RealESRGAN_x4plus.pth")
+    wfs.append(wf)
+
+    wf = Workflow("scale_then_redraw", "Scale, HD Redraw, scale back",
+                  "Core Upscale Image before and after HD Redraw: a fixed working size, a fixed delivery size.", defs)
+    load = wf.add("LoadImage", image=EXAMPLE_IMAGE)
+    before = wf.add("ImageScale", title="Working size: 1024 wide", upscale_method="lanczos", width=1024, height=0)
+    wf.connect(load, "IMAGE", before, "image")
+    redraw = wf.add("HDRedraw_Redraw", upscale=2.0)
+    wf.connect(before, "IMAGE", redraw, "image")
+    after = wf.add("ImageScale", title="Delivery size: 1600 wide", upscale_method="area", width=1600, height=0)
+    wf.connect(redraw, "image", after, "image")
+    wf.connect(after, "IMAGE", wf.add("SaveImage", filename_prefix="hdredraw/scaled_redraw"), "images")
+    wf.note("Upscale Image (core) brings any input to 1024 px wide, so every run sends the service the same size "
+            "and costs the same; HD Redraw redraws at 2x; a second Upscale Image delivers 1600 px wide. Height 0 "
+            f"keeps the aspect ratio.\n\n{REUSE}\n\n{SAFE}", title="Recipe")
+    wfs.append(wf)
+
+    wf = Workflow("print_on_mockup", "Extracted print on a garment mock-up",
+                  "Extract Print Pattern's image and MASK placed on a mock-up with core ImageCompositeMasked.", defs)
+    garment = wf.add("LoadImage", title="Garment photo", image=EXAMPLE_IMAGE)
+    mockup = wf.add("LoadImage", title="Mock-up", image=EXAMPLE_IMAGE)
+    working = wf.add("ImageScale", title="Working size: 1024 wide", upscale_method="area", width=1024, height=0)
+    wf.connect(garment, "IMAGE", working, "image")
+    extract = wf.add("HDRedraw_ExtractPattern")
+    wf.connect(working, "IMAGE", extract, "image")
+    small = wf.add("ImageScale", title="Print size on the mock-up", upscale_method="lanczos", width=256, height=0)
+    wf.connect(extract, "images", small, "image")
+    invert = wf.add("InvertMask")
+    wf.connect(extract, "mask", invert, "mask")
+    place = wf.add("ImageCompositeMasked", title="Place on the mock-up", x=64, y=64)
+    wf.connect(mockup, "IMAGE", place, "destination")
+    wf.connect(small, "IMAGE", place, "source")
+    wf.connect(invert, "MASK", place, "mask")
+    wf.connect(place, "IMAGE", wf.add("SaveImage", filename_prefix="hdredraw/print_on_mockup"), "images")
+    wf.note("A phone photo is brought to 1024 px wide first (smaller uploads, same result); Extract Print Pattern "
+            "pulls the print off the garment; Upscale Image sizes it for the mock-up; "
+            "ImageCompositeMasked pastes it at x, y. The pack's MASK follows LoadImage's convention (1 = "
+            "transparent), so InvertMask turns it into 'where to paste'. Swap in your own mock-up photo.\n\n"
+            f"{REUSE}\n\n{SAFE}", title="Recipe")
+    wfs.append(wf)
+
+    wf = Workflow("svg_print_blend", "Vector at print resolution, blended with fabric",
+                  "HiDream SVG rendered at print size, then core Image Blend over a fabric photo to proof it.", defs)
+    load = wf.add("LoadImage", title="Artwork", image=EXAMPLE_IMAGE)
+    fabric = wf.add("LoadImage", title="Fabric photo", image=EXAMPLE_IMAGE)
+    clean = wf.add("ImageScale", title="Vectorize at 1024 wide", upscale_method="lanczos", width=1024, height=0)
+    wf.connect(load, "IMAGE", clean, "image")
+    vector = wf.add("HDRedraw_HiDreamVectorize")
+    wf.connect(clean, "IMAGE", vector, "image")
+    render = wf.add("HDRedraw_RenderSVG", title="Render at print size", width=2048, background="#ffffff")
+    wf.connect(vector, "svg", render, "svg")
+    wf.connect(vector, "svg", wf.add("SaveSVGNode", title="Save SVG", filename_prefix="hdredraw/print_svg"), "svg")
+    blend = wf.add("ImageBlend", blend_factor=0.35, blend_mode="multiply")
+    wf.connect(render, "image", blend, "image1")
+    wf.connect(fabric, "IMAGE", blend, "image2")
+    wf.connect(blend, "IMAGE", wf.add("SaveImage", filename_prefix="hdredraw/print_on_fabric"), "images")
+    wf.note("The artwork is vectorized at 1024 px wide (the SVG does not depend on the pixel count); HiDream "
+            "Vectorize makes the SVG (saved as is); Render SVG draws it locally at print resolution "
+            "(2048 px wide here; set 'width' to your print's pixels); Image Blend multiplies a fabric photo over it "
+            "at 35% to proof how the print sits on the cloth (Image Blend resizes the fabric to the render).\n\n"
+            f"{REUSE}\n\n{SAFE}", title="Recipe")
     wfs.append(wf)
     return wfs
 

@@ -3,7 +3,8 @@
 The transforms are cheap stand-ins for the real models, but each one really
 does what its operation promises (an upscale is bigger, a seamless tile tiles,
 a vector has few colours), so tests and manual runs can check results and not
-just their presence.  Alpha is preserved: colour filters run on RGB only and
+just their presence; and each looks plausible to a newcomer trying the demo
+(a seamless tile without ghosted motifs, a vector that keeps the palette).  Alpha is preserved: colour filters run on RGB only and
 geometric changes are applied to all four bands.
 """
 
@@ -141,39 +142,84 @@ def face_enhance(img: Image.Image, p: dict[str, Any]) -> Outputs:
     return Outputs([on_rgb(img, fn)])
 
 
-def _tile_weight(n: int, fit: float) -> np.ndarray:
-    """0 at both ends of an axis, 1 in the middle; `fit` sets how wide the ramp is."""
-    band = max(1.0, min(fit * n / 2, n / 2 - 1))
-    d = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float32)
-    t = np.clip(d / band, 0.0, 1.0)
-    return t * t * (3 - 2 * t)  # smoothstep
+def _cut_path(cost: np.ndarray) -> np.ndarray:
+    """For each row of `cost` (rows x band), the column of the cheapest top-to-bottom path (steps of at most one
+    column per row); column 0 is never chosen, so both sides of the cut keep at least one column."""
+    acc = cost.astype(np.float64).copy()
+    acc[:, 0] = np.inf
+    for y in range(1, acc.shape[0]):
+        prev = acc[y - 1]
+        acc[y] += np.minimum(prev, np.minimum(np.r_[np.inf, prev[:-1]], np.r_[prev[1:], np.inf]))
+    path = np.empty(acc.shape[0], dtype=np.int64)
+    path[-1] = int(np.argmin(acc[-1]))
+    for y in range(acc.shape[0] - 2, -1, -1):
+        lo = max(1, path[y + 1] - 1)
+        path[y] = lo + int(np.argmin(acc[y, lo:path[y + 1] + 2]))
+    return path
 
 
-def make_tileable(arr: np.ndarray, axis: int, fit: float) -> np.ndarray:
-    """Blend with a half-rolled copy so the two edges of `axis` become neighbours.
-
-    At the edges the rolled copy wins; its pixels there were adjacent in the
-    original, so the wrap-around seam is as smooth as any column inside.
-    """
-    n = arr.shape[axis]
-    if n < 4:
+def _periodic_resize(arr: np.ndarray, width: int, mode: str) -> np.ndarray:
+    """Resize along x so the result still wraps: resample three copies side by side, keep the middle one."""
+    h, w = arr.shape[:2]
+    if w == width:
         return arr
-    rolled = np.roll(arr, n // 2, axis=axis)
-    w = _tile_weight(n, fit)
-    w = w[:, None, None] if axis == 0 else w[None, :, None]
-    return arr * w + rolled * (1 - w)
+    three = Image.fromarray(np.concatenate([arr] * 3, axis=1).astype(np.uint8), mode)
+    out = np.asarray(three.resize((3 * width, h), LANCZOS)).astype(np.float32)
+    return out[:, width:2 * width].reshape(h, width, -1)
+
+
+def quilt_wrap(arr: np.ndarray, axis: int, fit: float, mode: str) -> np.ndarray:
+    """Make `arr` (float, 0-255) wrap along `axis` without blending, so no motif is ever doubled or ghosted.
+
+    The image's far edge is laid over its near edge in a band and the two are joined along the cut where they
+    differ least (image quilting, Efros and Freeman 2001): left of the cut the far edge continues across the
+    wrap, right of it the image continues as it was.  `fit` widens the band (more room for a good cut).  The
+    tile then loses the band's width and is resampled (periodically) back to the input's size."""
+    if axis == 0:
+        return quilt_wrap(arr.transpose(1, 0, 2), 1, fit, mode).transpose(1, 0, 2)
+    h, w = arr.shape[:2]
+    band = int(np.clip(round(w * (0.08 + 0.3 * fit)), 2, w // 3)) if w >= 8 else 0
+    if band < 2:
+        return arr
+    near, far = arr[:, :band], arr[:, w - band:]
+    path = _cut_path(((near[..., :3] - far[..., :3]) ** 2).sum(axis=2))
+    use_far = np.arange(band)[None, :] < path[:, None]
+    joined = np.where(use_far[..., None], far, near)
+    tile = np.concatenate([joined, arr[:, band:w - band]], axis=1)
+    return _periodic_resize(np.clip(tile + 0.5, 0, 255), w, mode)
+
+
+def even_light(arr: np.ndarray) -> np.ndarray:
+    """Divide out a linear light gradient across the picture (fitted to the background's brightness).
+
+    A photographed print is lit unevenly; left as it is, opposite edges differ in brightness and every join of
+    a tile shows as a step.  The brighter half of the pixels (the ground, not the motifs) sets the fit."""
+    h, w = arr.shape[:2]
+    lum = arr[..., :3].mean(axis=2).ravel()
+    y, x = np.mgrid[0:h, 0:w]
+    design = np.c_[np.ones(h * w), x.ravel() / w, y.ravel() / h]
+    ground = lum >= np.median(lum)
+    coef, *_ = np.linalg.lstsq(design[ground], lum[ground], rcond=None)
+    plane = (design @ coef).reshape(h, w)
+    out = arr.copy()
+    out[..., :3] *= (plane[ground.reshape(h, w)].mean() / np.maximum(plane, 1.0))[..., None]
+    return np.clip(out, 0, 255)
 
 
 def seamless(img: Image.Image, p: dict[str, Any]) -> Outputs:
     padded, _ = _pad(img, p.get("expand_top", 0.0), p.get("expand_bottom", 0.0),
                      p.get("expand_left", 0.0), p.get("expand_right", 0.0))
     arr = np.asarray(padded).astype(np.float32)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.shape[2] >= 3:
+        arr = even_light(arr)
     direction, fit = int(p.get("direction", 0)), float(p.get("fit", 0.5))
     if direction in (0, 2):
-        arr = make_tileable(arr, 1, fit)
+        arr = quilt_wrap(arr, 1, fit, img.mode)
     if direction in (0, 1):
-        arr = make_tileable(arr, 0, fit)
-    tile = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), img.mode)
+        arr = quilt_wrap(arr, 0, fit, img.mode)
+    tile = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8).squeeze(), img.mode)
     cols, rows = {0: (2, 2), 1: (1, 2), 2: (2, 1)}[direction]
     grid = Image.new(img.mode, (tile.width * cols, tile.height * rows))
     for r in range(rows):
