@@ -266,7 +266,7 @@ class Client:
                 reservation.refund()
                 raise
         limiter = self.limiter(op.service)
-        journal_paths.plan_eta(journal, op, report, size=request.size_class)
+        history = journal_paths.plan_eta(journal, op, report, size=request.size_class)
         while True:
             try:
                 limiter.acquire(ctx, lambda active, limit: report.update(stage="queued", note=Text(
@@ -300,7 +300,8 @@ class Client:
                     except HDRedrawError as exc:
                         raise errors.unrecorded_task(sub.task_id, exc) from None
                 try:
-                    status = self.wait(op, sub.task_id, ctx, report)
+                    status = self.wait(op, sub.task_id, ctx, report,
+                                       first_delay=journal_paths.first_poll(history, op))
                 except TaskFailed as exc:
                     journal_paths.mark(journal, entry_id, FAILED, exc.code)
                     raise
@@ -309,6 +310,7 @@ class Client:
             finally:
                 limiter.release(ok)
         result = self.collect(op, status, ctx, report)
+        result.window = status.window  # measured from this submit's answer: it teaches `poll_plan`
         if sub.upload_note:
             result.notes.insert(0, sub.upload_note)
         if journal is not None:

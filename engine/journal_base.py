@@ -288,7 +288,8 @@ class JournalBase(abc.ABC):
         urls = json.loads(redact(json.dumps(result.urls, ensure_ascii=False)))  # an echoed key is not stored
         return {"images": [put(b) for b in result.images], "grid": put(result.grid),
                 "image_1x": put(result.image_1x), "vector": put(result.vector),
-                "svgs": [put(b) for b in result.svgs], "prompt": redact(result.prompt), "urls": urls}
+                "svgs": [put(b) for b in result.svgs], "prompt": redact(result.prompt), "urls": urls,
+                **({"window": [round(x, 3) for x in result.window]} if result.window else {})}
 
     def load_files(self, entry: Entry) -> dict[str, Any] | None:
         """The kept files of a finished entry, or None when any is not on this machine (evicted, or the

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import errors, steps
+from . import errors, poll_plan, services, steps
 from .errors import HDRedrawError
 from .journal import DONE, FAILED, SUBMITTING, UNCERTAIN, Entry, JournalBase
 from .progress import Estimate, Reporter, TaskResult
@@ -81,21 +81,29 @@ def kept(journal: JournalBase, entry: Entry, report: Reporter) -> TaskResult | N
 
 
 def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submitted_wall: float | None = None,
-             size: str | None = None) -> None:
+             size: str | None = None) -> list[Entry]:
     """Drive the progress bar and the time left from how long this operation's tasks usually take, for
-    images of the same size class when there are enough of those (a 12-megapixel redraw is not a 1-MP one)."""
+    images of the same size class when there are enough of those (a 12-megapixel redraw is not a 1-MP one).
+    Returns the finished tasks it looked at, for `first_poll`."""
     if journal is None:
-        return
+        return []
     try:
         done = [e for e in journal.recent(HISTORY, DONE) if e.op_id == op.id and e.finished_at and e.submitted_at]
     except HDRedrawError:  # the estimate is a nicety; never fail a paid task for it
-        return
+        return []
     alike = [e for e in done if size is not None and (e.params or {}).get(SIZE_KEY) == size]
     sample = alike if len(alike) >= MIN_ALIKE else done
     report.estimate = Estimate.from_durations([e.finished_at - e.submitted_at for e in sample])
     if report.estimate is not None:
         age = time.time() - submitted_wall if submitted_wall else 0.0
         report.submitted_at = time.monotonic() - max(0.0, age)
+    return sample
+
+
+def first_poll(sample: list[Entry], op: Operation) -> float:
+    """When to ask for a new task's status first, from the finish windows of the same kind of task."""
+    return poll_plan.first_poll(poll_plan.windows(e.result for e in sample), steps.FIRST_POLL_DELAY,
+                                services.get(op.service).poll_interval)
 
 
 def keep(journal: JournalBase, entry_id: int, result: TaskResult) -> None:

@@ -120,6 +120,7 @@ class TaskResult:
     remaining_count: int | None = None
     remaining_money: float | None = None
     notes: list[Text] = field(default_factory=list)
+    window: tuple[float, float] | None = None  # when it finished, bounded by two polls (`poll_plan`)
 
 
 ProgressFn = Callable[[Progress], None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import codecs, errors, specs, svg
@@ -24,7 +25,7 @@ from .transport import Context, Transport
 
 log = get_logger("hdredraw.steps")
 
-FIRST_POLL_DELAY = 1.0
+FIRST_POLL_DELAY = 0.5  # the earliest first poll; `poll_plan` picks the phase after it
 UNKNOWN_LIMIT = 3  # status answers in a row without any status: the service has lost the task
 
 # How each result kind is checked once downloaded (a body that fails is fetched again, then reported).
@@ -59,15 +60,17 @@ def wait(transport: Transport, service: Service, op: Operation, task_id: str, se
          report: Reporter, first_delay: float | None = None) -> Status:
     """Poll until the task finishes; returns its final status."""
     ctx.task_id = task_id
+    began = time.monotonic()
     ctx.sleep(FIRST_POLL_DELAY if first_delay is None else first_delay)
     call = service.status_call(op, task_id, secret)
-    unknown = 0
+    unknown, running_at = 0, 0.0
     while True:
         asked = time.monotonic()
         status = service.read_status(_query(transport, call, ctx), task_id)
         if status.state == DONE:
             note_balance(status.answer)
-            return status
+            return replace(status, window=(running_at, time.monotonic() - began))
+        running_at = asked - began
         unknown = unknown + 1 if status.state == UNKNOWN else 0
         if unknown >= UNKNOWN_LIMIT:
             how_en, how_zh = errors.fetch_how(task_id)

@@ -35,6 +35,8 @@ class Status:
     word: str = ""  # the service's own status word, for the status text
     fraction: float | None = None  # a progress fraction the service reported itself
     answer: Mapping[str, Any] = field(default_factory=dict)  # the whole (masked) answer, for `results`
+    # Seconds after the wait began: the last ask still answered "running" (0 if none), and the answer "done".
+    window: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
