@@ -15,9 +15,9 @@ from typing import Any
 from . import errors, poll_plan, services, steps
 from .errors import HDRedrawError
 from .journal import DONE, FAILED, SUBMITTING, UNCERTAIN, Entry, JournalBase
+from .operation import Operation
 from .progress import Estimate, Reporter, TaskResult
 from .redact import get_logger
-from .specs import Operation
 from .text import Text, language
 from .transport import Context
 

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .codecs import Encoded
-from .specs import Operation
+from .operation import Operation
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from typing import Any
 
 from . import codecs, errors, specs, svg
 from .errors import SubmitUncertain, TaskFailed
+from .operation import Operation
 from .progress import STAGE_FRACTION, Reporter, Submission, TaskResult, note_balance
 from .redact import get_logger
 from .request import TaskRequest
 from .services import Service, Status
 from .services.base import DONE, QUEUED, UNKNOWN, Call
-from .specs import Operation
 from .text import language
 from .transport import Context, Transport
 

@@ -9,7 +9,7 @@ pages list them, so all three are generated from here and checked for drift.
 
 from __future__ import annotations
 
-from ..engine import specs
+from .titles import title
 from .zh import fullwidth
 
 WORDS: dict[str, tuple[str, ...]] = {
@@ -46,13 +46,8 @@ MUST_FIND = ("高清", "放大", "矢量", "无缝", "去水印", "布纹", "烫
 
 
 def titles(node_id: str) -> tuple[str, ...]:
-    """The node's display names in both languages (operation nodes from the specs)."""
-    from .i18n import DISPLAY
-
-    for op in specs.OPERATIONS.values():
-        if op.node_id == node_id:
-            return (op.title.en, fullwidth(op.title.zh))
-    text = DISPLAY[node_id]
+    """The node's display names in both languages."""
+    text = title(node_id)
     return (text.en, fullwidth(text.zh))
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from ..engine import specs
-from ..engine.specs import BOOL, CHOICE, FLOAT, INT, STRING, Field, Operation, Text
+from ..engine.operation import BOOL, CHOICE, FLOAT, INT, STRING, Field, Operation
+from ..engine.text import Text
 from . import tensors
 from .output_kinds import OUT
 

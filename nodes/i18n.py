@@ -17,6 +17,7 @@ from typing import Any
 
 from ..engine import config, specs
 from ..engine.text import Text
+from . import titles
 from .output_kinds import OUT
 from .ui_text import TASK_STATES, UI
 from .zh import fullwidth
@@ -62,9 +63,6 @@ OUTPUT_NAMES = {
     "journal": Text("journal", "任务记录"),
 }
 
-DISPLAY = {"HDRedraw_RenderSVG": Text("Render SVG", "渲染 SVG")}
-LOCAL_NODES = ("HDRedraw_RenderSVG",)  # run on this machine: no service, no task, no charge
-
 def local(text: Text, lang: str) -> str:
     """`text` in `lang`, Chinese normalized."""
     return fullwidth(text.zh) if lang == "zh" else text.en
@@ -89,7 +87,7 @@ def node_defs(lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for node_id, cls in node_classes().items():
         op = ops.get(node_id)
-        title = op.title if op else DISPLAY[node_id]
+        title = op.title if op else titles.title(node_id)
         types = cls.INPUT_TYPES()
         inputs: dict[str, Any] = {}
         for group in ("required", "optional"):
@@ -178,7 +176,7 @@ def web_data() -> dict[str, Any]:
     for node_id in node_classes():
         op = ops.get(node_id)
         nodes[node_id] = {"op": op.id if op else None, "service": op.service if op else None,
-                          "paid": bool(op and op.paid), "local": node_id in LOCAL_NODES,
+                          "paid": bool(op and op.paid), "local": node_id in titles.LOCAL_NODES,
                           "aliases": aliases.for_node(node_id)}
     return {"category": SETTINGS_CATEGORY, "settings": settings, "nodes": nodes, "taskStates": list(TASK_STATES)}
 

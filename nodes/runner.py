@@ -18,7 +18,7 @@ from ..engine import config, jobs, progress
 from ..engine.errors import HDRedrawError
 from ..engine.jobs import Progress, TaskResult
 from ..engine.journal import open_journal
-from ..engine.specs import Operation
+from ..engine.operation import Operation
 from ..engine.spend import SpendGuard
 from . import comfy_hooks as hooks
 from .zh import fullwidth

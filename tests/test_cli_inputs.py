@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from hdredraw.engine import codecs
+from hdredraw.engine import codecs, input_files
 from hdredraw.engine.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,8 +145,8 @@ def _swapped_profile() -> bytes:
     return bytes(data)
 
 
-def decoded(data: bytes) -> tuple[codecs.InputImage, np.ndarray]:
-    ready = codecs.read_input(data)
+def decoded(data: bytes) -> tuple[input_files.InputImage, np.ndarray]:
+    ready = input_files.read_input(data)
     return ready, codecs.decode_image(ready.upload.data)
 
 
@@ -183,12 +183,12 @@ def test_plain_png_and_jpeg_are_sent_byte_for_byte():
     """The service takes them as they are, and the journal recognises them across runs and versions."""
     for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")):
         data = save(noise(), fmt)
-        ready = codecs.read_input(data)
+        ready = input_files.read_input(data)
         assert ready.upload.data == data and ready.upload.mime == mime and ready.notes == []
 
 
 def test_refusals_in_process():
     with pytest.raises(ValidationError, match="truncated"):
-        codecs.read_input(save(noise(300, 300), "JPEG")[:2000])
+        input_files.read_input(save(noise(300, 300), "JPEG")[:2000])
     with pytest.raises(ValidationError, match="empty"):
-        codecs.read_input(b"")
+        input_files.read_input(b"")

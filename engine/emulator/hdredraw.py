@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from ..specs import BOOL, CHOICE, FLOAT, INT, STRING, Field, Operation
+from ..operation import BOOL, CHOICE, FLOAT, INT, STRING, Field, Operation
 from . import imaging
 from .state import MAX_UPLOAD, EmulatorState
 from .wire import Form, Reply, json_reply

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..operation import Operation
 from ..request import TaskRequest
-from ..specs import Operation
 
 # Where a task stands, in the runner's words.
 QUEUED, PROCESSING, DONE = "queued", "processing", "done"

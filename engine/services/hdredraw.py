@@ -8,8 +8,8 @@ from typing import Any
 from .. import errors, specs
 from ..codecs import Encoded
 from ..errors import ResultError, TaskFailed
+from ..operation import HDREDRAW, Operation
 from ..request import TaskRequest
-from ..specs import HDREDRAW, Operation
 from .base import DONE, PROCESSING, QUEUED, UNKNOWN, Call, ResultFile, Status, Submitted
 
 QUEUED_WORDS = ("pending", "queued", "queue", "waiting", "submitted", "")

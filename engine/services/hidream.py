@@ -8,8 +8,8 @@ from typing import Any
 from .. import errors, specs
 from ..codecs import Encoded, to_base64
 from ..errors import ResultError, TaskFailed
+from ..operation import HIDREAM, Operation
 from ..request import TaskRequest
-from ..specs import HIDREAM, Operation
 from .base import DONE, PROCESSING, QUEUED, Call, ResultFile, Status, Submitted
 
 
