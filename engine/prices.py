@@ -1,21 +1,24 @@
-"""Learned prices: what a task of each operation costs, estimated from the balances the journal saw.
+"""Learned prices: what a task of each operation costs, from the balances the journal saw.
 
 The services publish no price list; each answer only says what is left (HD Redraw's ``remaining_count``
 and ``remaining_money``).  Every journal row keeps the balance seen when its task was submitted, or when
-it finished.  Two observations in a row with exactly one possible charge between them give that task's
-price as their difference; top-ups, other accounts and overlapping tasks show up as negative or mixed
-differences and are left out, and the median of what remains is robust to the odd bad sample.
+it finished.  Between two balance observations of one account the balance falls by what the tasks
+submitted in between cost: with exactly one task that charge is a fact (`Charge.exact`); with several,
+each gets an equal share, an estimate.  Top-ups, other accounts and drops with no task of ours show up as
+rises or unexplained drops and are left out.  A price per operation is the median of the per-task charges
+from windows in which only that operation ran; HD Redraw takes a task from the prepaid count while there
+is one and money after that, so the two are learned apart.
 
-These are estimates and are always shown as such ("≈ … (estimate)"); with no clean sample the price is
-"not yet known".  Only `Journal.recent` is used, so any journal backend that provides it will do.  Rows do
-not name their account (the fingerprint hashes it), so observations are grouped per service, and per
-account when a row has an ``account`` attribute.
+Prices are always shown as estimates ("≈ … (estimate)"); with no clean sample a price is "not yet known".
+Only `Journal.recent` is read, so any journal backend will do.  The command line (`--dry-run`, the spend
+guard's message) and the web extension (price before a run, charge after it, today's spend) both read this.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,19 @@ from .text import Text
 
 DONE, FAILED, PENDING = "done", "failed", "pending"
 HISTORY = 2000  # journal rows looked at
+SAMPLES = 20  # the most recent per-task charges a price is learned from
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What one task cost: prepaid tasks used and money spent.  `exact` when the balance moved for it alone."""
+
+    count: float
+    money: float
+    exact: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": _round(self.count), "money": _round(self.money), "exact": self.exact}
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,11 @@ class Price:
     @property
     def known(self) -> bool:
         return self.samples > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the web extension: the price of the next task, from the count when it has a count price."""
+        return {"count": _round(self.count or 0.0), "money": 0 if self.count else _round(self.money or 0.0),
+                "samples": self.samples}
 
 
 @dataclass(frozen=True)
@@ -87,28 +108,45 @@ def _num(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".") if not float(v).is_integer() else str(int(v))
 
 
+def charges(entries: Sequence[Any]) -> dict[int, Charge]:
+    """Each task's charge by journal row id, for the tasks whose window is known."""
+    out: dict[int, Charge] = {}
+    for tasks, count, money in _windows(entries):
+        for e in tasks:
+            out[e.id] = Charge(count / len(tasks), money / len(tasks), exact=len(tasks) == 1)
+    return out
+
+
 def learn(entries: Sequence[Any]) -> dict[tuple[str, str], Price]:
     """Prices per (service, operation) from journal rows (any order)."""
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for group in _groups(entries).values():
-        charges = sorted(((t, e) for e in group if (t := _charged_at(e)) is not None), key=lambda x: x[0])
-        observed = sorted(((t, e) for e in group if (t := _seen_at(e)) is not None), key=lambda x: x[0])
-        ci = 0
-        for (t0, a), (t1, b) in zip(observed, observed[1:], strict=False):
-            while ci < len(charges) and charges[ci][0] <= t0:
-                ci += 1
-            between = []
-            j = ci
-            while j < len(charges) and charges[j][0] <= t1:
-                between.append(charges[j][1])
-                j += 1
-            if len(between) != 1:
-                continue
-            delta = _delta(a, b)
-            if delta is not None:
-                e = between[0]
-                samples.setdefault((e.service, e.op_id), []).append(delta)
-    return {key: _price(key, values) for key, values in samples.items()}
+    for tasks, count, money in _windows(entries):
+        if len({e.op_id for e in tasks}) == 1:
+            share = (count / len(tasks), money / len(tasks))
+            samples.setdefault((tasks[0].service, tasks[0].op_id), []).extend([share] * len(tasks))
+    return {key: _price(key, values[-SAMPLES:]) for key, values in samples.items()}
+
+
+def spend_since(entries: Sequence[Any], since: float) -> dict[str, Any]:
+    """New tasks submitted since `since` and what they cost, with whether every charge is a fact."""
+    recent = [e for e in entries if (t := _charged_at(e)) is not None and e.task_id and t >= since]
+    known = charges(entries)
+    counted = [known[e.id] for e in recent if e.id in known]
+    return {"tasks": len(recent), "known": len(counted),
+            "count": _round(sum(c.count for c in counted)), "money": _round(sum(c.money for c in counted)),
+            "exact": bool(counted) and len(counted) == len(recent) and all(c.exact for c in counted)}
+
+
+def start_of_today(now: float | None = None) -> float:
+    """Local midnight (the server's clock: the journal's times are the server's)."""
+    t = time.localtime(now if now is not None else time.time())
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def summary(entries: Sequence[Any], now: float | None = None) -> dict[str, Any]:
+    """What the web extension shows: learned prices per operation and today's spend."""
+    return {"prices": {op: p.as_dict() for (_, op), p in learn(entries).items()},
+            "spend_today": spend_since(entries, start_of_today(now))}
 
 
 def estimate(journal: Any, service: str, op_id: str) -> Price:
@@ -159,6 +197,21 @@ def _rows(journal: Any) -> list[Any]:
         return []
 
 
+def _windows(entries: Sequence[Any]) -> list[tuple[list[Any], float, float]]:
+    """(tasks charged in the window, count drop, money drop) between consecutive balance observations of
+    one account, oldest first; windows with no task of ours, or whose balance rose, are left out."""
+    out = []
+    for group in _groups(entries).values():
+        charged = sorted(((t, e.id, e) for e in group if (t := _charged_at(e)) is not None), key=lambda x: x[:2])
+        seen = sorted(((t, e.id, e) for e in group if (t := _seen_at(e)) is not None), key=lambda x: x[:2])
+        for (t0, _, a), (t1, _, b) in zip(seen, seen[1:], strict=False):
+            tasks = [e for t, _, e in charged if t0 < t <= t1]
+            drop = _delta(a, b)
+            if tasks and drop is not None:
+                out.append((tasks, *drop))
+    return sorted(out, key=lambda w: _charged_at(w[0][0]) or 0.0)
+
+
 def _groups(entries: Sequence[Any]) -> dict[tuple[str, str], list[Any]]:
     groups: dict[tuple[str, str], list[Any]] = {}
     for e in entries:
@@ -203,6 +256,10 @@ def _delta(a: Any, b: Any) -> tuple[float, float] | None:
 def _diff(before: Any, after: Any) -> float | None:
     x, y = _float(before), _float(after)
     return None if x is None or y is None else x - y
+
+
+def _round(value: float) -> float:
+    return round(value, 4)
 
 
 def _float(v: Any) -> float | None:

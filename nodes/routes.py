@@ -2,7 +2,7 @@
 
 Keys are write-only: POST /hdredraw/settings stores them in the pack's owner-only config file; no route
 ever returns them (GET /hdredraw/status says only whether each is set, a masked hint, and its source).
-GET /hdredraw/status also carries the prices learned from the journal and today's spend (nodes/prices.py);
+GET /hdredraw/status also carries the prices learned from the journal and today's spend (engine/prices.py);
 GET /hdredraw/tasks each recent task's charge; GET /hdredraw/strings the web extension's strings, read from
 the locale files (so the JavaScript holds none of its own).
 
@@ -79,8 +79,8 @@ def _journal_rows(limit: int = 500) -> list[Any]:
 
 
 def _prices() -> dict[str, Any]:
-    """Learned prices per operation and today's spend (nodes/prices.py), for the nodes and the sidebar."""
-    from . import prices
+    """Learned prices per operation and today's spend (engine/prices.py), for the nodes and the sidebar."""
+    from ..engine import prices
 
     try:
         return prices.summary(_journal_rows())
@@ -181,7 +181,7 @@ def tasks_payload(limit: int = 20) -> dict[str, Any]:
         journal = runner.get_client().journal
     except HDRedrawError as exc:
         return {"tasks": [], "error": exc.en, "error_zh": exc.zh}
-    from . import prices
+    from ..engine import prices
 
     entries = journal.recent(max(1, min(limit, 200))) if journal is not None else []
     try:  # charges need the balance seen before each task: read a little further back

@@ -1,4 +1,4 @@
-"""Prices are learned from the balance the service reports (nodes/prices.py): a charge is a fact only when the
+"""Prices are learned from the balance the service reports (engine/prices.py): a charge is a fact only when the
 balance moved for that task alone, an estimate otherwise, and nothing is invented without evidence."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hdredraw.engine import prices
 from hdredraw.engine.jobs import Client
 from hdredraw.engine.journal import Journal
-from hdredraw.nodes import prices
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Row:
     service: str = "hdredraw"
     task_id: str | None = "t"
     fingerprint: str = "fp"
+    created_at: float = 0.0
+    account: str = ""
 
 
 def rows(*specs) -> list[Row]:
@@ -37,8 +39,9 @@ def test_one_task_per_window_is_an_exact_charge():
     assert charged[2] == prices.Charge(1, 0, exact=True)
     assert charged[3] == prices.Charge(0, 2, exact=True)
     learned = prices.learn(journal)
-    assert learned["redraw"].count == 1 and learned["redraw"].money == 0 and learned["redraw"].samples == 1
-    assert learned["seamless"].money == 2
+    redraw, seamless = learned[("hdredraw", "redraw")], learned[("hdredraw", "seamless")]
+    assert (redraw.count, redraw.money, redraw.samples) == (1, None, 1)  # no money price seen yet: not zero
+    assert seamless.count is None and seamless.money == 2  # paid in money once the count ran out
 
 
 def test_concurrent_tasks_share_the_drop_and_are_estimates():
@@ -46,7 +49,7 @@ def test_concurrent_tasks_share_the_drop_and_are_estimates():
     journal = rows(("redraw", 10, 11, 100, 0), *[("redraw", 20 + i, 30 + i, 96, 0) for i in range(4)])
     charged = prices.charges(journal)
     assert all(charged[i] == prices.Charge(1, 0, exact=False) for i in (2, 3, 4, 5))
-    assert prices.learn(journal)["redraw"].samples == 4
+    assert prices.learn(journal)[("hdredraw", "redraw")].samples == 4
     spend = prices.spend_since(journal, 0)
     assert spend == {"tasks": 5, "known": 4, "count": 4, "money": 0, "exact": False}
 
@@ -63,6 +66,15 @@ def test_top_ups_other_accounts_and_free_fetches_are_not_charges():
     journal[2].fingerprint = "task:abc"  # fetched by id: bought elsewhere, free here
     assert prices.charges(journal) == {}
     assert prices.learn(journal) == {}
+
+
+def test_two_accounts_interleaved_are_each_their_own_balance():
+    journal = rows(("redraw", 10, 11, 100, 0), ("redraw", 15, 16, 50, 0), ("redraw", 20, 21, 99, 0),
+                   ("redraw", 25, 26, 49, 0))
+    for row, account in zip(journal, "abab", strict=True):
+        row.account = account
+    assert prices.charges(journal) == {3: prices.Charge(1, 0, exact=True), 4: prices.Charge(1, 0, exact=True)}
+    assert prices.summary(journal)["prices"]["redraw"] == {"count": 1, "money": 0, "samples": 2}
 
 
 def test_hidream_and_unsubmitted_rows_are_ignored():
@@ -95,4 +107,4 @@ def test_prices_from_a_real_journal(emu, make_settings, tmp_path):
     charged = prices.charges(entries)
     assert sorted(c.exact for c in charged.values()) == [True, True]  # the first task has no earlier balance
     assert all(c.count == 1 and c.money == 0 for c in charged.values())
-    assert prices.learn(entries)["remove_watermark"].count == 1
+    assert prices.learn(entries)[("hdredraw", "remove_watermark")].count == 1

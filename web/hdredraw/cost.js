@@ -1,7 +1,7 @@
 // What a node costs, as text: the learned price before a run, the charge after it.
 //
 // Neither service publishes prices; the server learns them from the balance it reports after each task
-// (nodes/prices.py).  An estimate always says so ("≈ … (estimate)"); a charge is stated as a fact only when
+// (engine/prices.py).  An estimate always says so ("≈ … (estimate)"); a charge is stated as a fact only when
 // the balance moved for that node's tasks alone.
 import { formatNumber } from "./dom.js";
 import { DATA } from "./generated.js";
