@@ -62,7 +62,9 @@ def seam_score(image: np.ndarray) -> tuple[float, float]:
     return wrap, inside
 
 
-def run_demo(out_dir: Path | None = None) -> int:
+def run_demo(out_dir: Path | None = None, processing_time: float = 1.5, status_cache: float = 3.0) -> int:
+    """The whole pipeline against the built-in emulator (which takes `processing_time` per task and caches
+    status answers for `status_cache` seconds, like the service)."""
     from .emulator import Emulator
 
     out = out_dir or Path("hdredraw-demo") / time.strftime("%Y%m%d-%H%M%S")
@@ -72,7 +74,7 @@ def run_demo(out_dir: Path | None = None) -> int:
     (out / "00_garment.png").write_bytes(codecs.encode_png(garment))
     steps: list[dict] = []
     started = time.monotonic()
-    with Emulator(processing_time=1.5) as emu:
+    with Emulator(processing_time=processing_time, status_cache=status_cache) as emu:
         settings = config.Settings(hdredraw_base_url=emu.base_url, hdredraw_user_key=emu.user_key,
                                    hidream_base_url=emu.hidream_base_url, hidream_token=emu.hidream_token,
                                    job_timeout=120, connect_timeout=5, read_timeout=30)

@@ -13,15 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _register_checkout_as_hdredraw() -> None:
-    """Tests always exercise this checkout, not some installed copy."""
-    runpy.run_path(str(ROOT / "tools" / "dev.py"))["register"](ROOT)
-
-
-_register_checkout_as_hdredraw()
+DEV = runpy.run_path(str(ROOT / "tools" / "dev.py"))
+DEV["register"](ROOT)  # tests always exercise this checkout, not some installed copy, whatever its folder
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
-from hdredraw.engine import config, http_faults, jobs, services, steps  # noqa: E402
+from hdredraw.engine import config, jobs, services, steps  # noqa: E402
 from hdredraw.engine.emulator import Emulator  # noqa: E402
 from hdredraw.engine.journal import SqliteJournal  # noqa: E402
 
@@ -55,10 +51,13 @@ def emulator():
 
 @pytest.fixture
 def emu(emulator, request):
-    """The shared emulator, reset to a clean state for each test (its 3 s status cache only for timing tests)."""
+    """The shared emulator, reset to a clean state for each test.  Tasks take a moment and the status cache is
+    off, except for timing tests, which see a 0.3 s task and the service's 3 s cache; a test that needs a task
+    to be running for a while says how long."""
     emulator.reset()
-    emulator.processing_time = 0.3
-    emulator.status_cache = 3.0 if request.node.get_closest_marker("timing") else 0.0
+    timing = request.node.get_closest_marker("timing") is not None
+    emulator.processing_time = 0.3 if timing else 0.02
+    emulator.status_cache = 3.0 if timing else 0.0
     yield emulator
     emulator.reset()
 
@@ -78,11 +77,10 @@ def quick_waits(request, monkeypatch):
     Tests about the rhythm itself carry @pytest.mark.timing and see the real values.
     """
     if request.node.get_closest_marker("timing"):
+        monkeypatch.delenv(DEV["QUICK_WAITS"], raising=False)
         return
-    monkeypatch.setattr(http_faults, "BACKOFF_SCALE", 0.01)
-    monkeypatch.setattr(steps, "FIRST_POLL_DELAY", 0.0)
-    for service in services.SERVICES.values():
-        monkeypatch.setattr(service, "poll_interval", 0.05)
+    DEV["quick_waits"](monkeypatch.setattr)
+    monkeypatch.setenv(DEV["QUICK_WAITS"], "1")  # and the commands a test starts (tools/dev.py reads it)
 
 
 @pytest.fixture
@@ -205,6 +203,16 @@ def service_env(emu, monkeypatch, fast_polls):
 _INSTALLS, _INSTALL_PROBLEMS = real_comfyui.find_installs()
 _COMFYUI_PARAMS = [pytest.param(i, id=f"comfyui-{i.label}") for i in _INSTALLS] or [
     pytest.param(None, id="comfyui-none", marks=pytest.mark.skip(reason=real_comfyui.skip_reason(_INSTALL_PROBLEMS)))]
+
+
+COMFYUI_FIXTURES = {"comfyui_pool", "comfyui_install", "comfyui"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs a real ComfyUI runs on the same xdist worker, so each server starts once."""
+    for item in items:
+        if COMFYUI_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("comfyui"))
 
 
 @pytest.fixture(scope="session")
