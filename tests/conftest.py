@@ -208,6 +208,7 @@ _COMFYUI_PARAMS = [pytest.param(i, id=f"comfyui-{i.label}") for i in _INSTALLS] 
 COMFYUI_FIXTURES = {"comfyui_pool", "comfyui_install", "comfyui"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Every test that needs a real ComfyUI runs on the same xdist worker, so each server starts once."""
     for item in items:
