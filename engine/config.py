@@ -4,7 +4,7 @@ Order, first wins for each setting:
 1. environment variables (`HDREDRAW_BASE_URL`, `HDREDRAW_USER_KEY`, `HIDREAM_API_TOKEN`, `HIDREAM_BASE_URL`,
    `HDREDRAW_TIMEOUT`, `HDREDRAW_CONNECT_TIMEOUT`, `HDREDRAW_READ_TIMEOUT`, `HDREDRAW_CONCURRENCY`,
    `HDREDRAW_MAX_RESULT_MB`, `HDREDRAW_MAX_NEW_TASKS`, `HDREDRAW_CACHE_MB`, `HDREDRAW_JOURNAL_URL`,
-   `HDREDRAW_LEASE_SECONDS`);
+   `HDREDRAW_LEASE_SECONDS`, `HDREDRAW_ALLOWED_HOSTS`);
 2. the pack's config file `config.json` (in ComfyUI's user directory under `hdredraw/` when running inside
    ComfyUI, else the user's config directory; `HDREDRAW_CONFIG` names another file), written owner-only;
 3. built-in defaults (HiDream's public address; no default for the HD Redraw base URL, which each customer
@@ -205,6 +205,8 @@ def check_value(setting: Setting, raw: Any) -> Any:
     if setting.secret:
         what_en, what_zh, _ = _SECRET_WORDS[setting.name]
         return check_secret(raw, header=setting.name == "hidream_token", what_en=what_en, what_zh=what_zh)
+    if setting.check is not None:
+        return setting.check(raw)
     if setting.cast is str:
         return check_base_url(raw)
     return check_number(raw, kind=setting.cast, low=setting.low, high=setting.high, what=setting.name)

@@ -5,8 +5,11 @@ and the tests' clean environment are all derived from this table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .validate import check_host_names
 
 HIDREAM_DEFAULT_URL = "https://www.hidreamai.com"
 
@@ -25,6 +28,7 @@ class Setting:
     low: float | None = None  # numeric settings: the accepted range
     high: float | None = None
     base: str = ""  # secrets: the base-URL setting whose origin the key is bound to
+    check: Callable[[Any], Any] | None = None  # text settings that are not a base URL: their own check
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -79,5 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
                     "its task (never submitting it again). At least 2; use the same value on every worker.",
             help_zh="停止运行的工作机对某个请求的占用在多少秒后失效,以便其他工作机继续其任务(不会重新提交)。至少 2 秒;所有工作机应使用相同的值。",
             label_en="Lease of a stopped worker lapses after (s)", label_zh="停止的工作机占用失效时间(秒)"),
+    Setting("allowed_hosts", "HDREDRAW_ALLOWED_HOSTS", str, "", check=check_host_names,
+            help_en="Other names this ComfyUI is reached by, comma-separated (for example comfy.example.com behind "
+                    "a reverse proxy). IP addresses, localhost and this computer's name always work; the pack's "
+                    "settings page answers no other name, so a web page cannot use DNS rebinding to change "
+                    "your settings.",
+            help_zh="本 ComfyUI 的其他访问域名,用逗号分隔(例如反向代理后的 comfy.example.com)。IP 地址、localhost 和本机名始终可用;"
+                    "插件的设置接口不响应其他域名,以防网页通过 DNS 重绑定修改您的设置。",
+            label_en="Other addresses of this ComfyUI", label_zh="本 ComfyUI 的其他访问域名"),
 )
-

@@ -1,4 +1,4 @@
-"""Checks for settings values: base URLs, keys and tokens, numbers.
+"""Checks for settings values: base URLs, keys and tokens, numbers, host names.
 
 Why one place: a value reaches the pack from the environment, the config file, `hdredraw config set` and the
 settings route, and a bad one must be refused at every door *before* it is stored or used, so that no request
@@ -132,6 +132,41 @@ def _check_host(host: str, bracketed: bool, shown: str) -> str:
     if not _HOST_CHARS.fullmatch(ascii_host) or ascii_host.startswith(".") or ".." in ascii_host:
         raise bad_host
     return ascii_host
+
+
+MAX_HOST_NAMES = 32
+
+
+def check_host_names(value: Any) -> str:
+    """A comma-separated list of host names (ports are dropped), lowercased; "" for none."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
+        raise ConfigError(f"Expected host names separated by commas, got {_short(value)}. Nothing was saved.",
+                          f"需要用逗号分隔的主机名,收到的是 {_short(value)}。未保存任何内容。")
+    names = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            parsed = urlsplit("//" + part)
+            name = parsed.hostname or ""
+            parsed.port  # noqa: B018 - a port that is not a number is an error
+        except ValueError:
+            name = ""
+        shown = _short(part)
+        bad = ConfigError(f"{shown} is not a host name (e.g. comfy.example.com). Nothing was saved.",
+                          f"{shown} 不是主机名(例如 comfy.example.com)。未保存任何内容。")
+        if not name or "/" in part or "@" in part:
+            raise bad
+        try:
+            names.append(_check_host(name, ":" in name, shown))
+        except ConfigError:
+            raise bad from None
+    if len(names) > MAX_HOST_NAMES:
+        raise ConfigError(f"At most {MAX_HOST_NAMES} host names. Nothing was saved.",
+                          f"最多 {MAX_HOST_NAMES} 个主机名。未保存任何内容。")
+    return ",".join(dict.fromkeys(names))
 
 
 def origin_of(url: str) -> str:

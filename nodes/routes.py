@@ -13,12 +13,19 @@ cross-site without asking first (no CORS preflight): without a defence, any page
 page can send cross-site without a preflight (which ComfyUI never grants for these headers): the header
 `X-HDRedraw-Client: 1` (sent by web/hdredraw.js), and for POST `Content-Type: application/json`; and it
 refuses a present Origin that is `null` or names another host, and `Sec-Fetch-Site` other than same-origin.
+
+A page can also become "same-origin" by DNS rebinding: its own name made to point at this machine, so the
+browser sends the page's name as Host and Origin and every header it likes.  So the Host a request was sent
+to must be a name this server is known by: an IP address, localhost, this computer's name, or one listed in
+the `allowed_hosts` setting (a reverse proxy's public name).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,17 +122,26 @@ def save_payload(body: Any) -> tuple[int, dict[str, Any]]:
     return 200, status_payload()
 
 
+def _allowed_hosts() -> list[str]:
+    """The `allowed_hosts` setting (none when the settings cannot be read: the safe side)."""
+    try:
+        return [h for h in config.load().allowed_hosts.split(",") if h]
+    except HDRedrawError:
+        return []
+
+
 CLIENT_HEADER = "X-HDRedraw-Client"
 CLIENT_VALUE = "1"
 MAX_BODY_BYTES = 64 * 1024  # every setting together is well under 16 KB
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def refusal(method: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
+def refusal(method: str, headers: Mapping[str, str], allowed_hosts: Iterable[str] = ()) -> tuple[str, str] | None:
     """Why a request must be refused as possibly cross-site ((en, zh)), or None when it may proceed.
 
     `headers` must be case-insensitive (aiohttp's are).  Rules, all required:
     - `X-HDRedraw-Client: 1` is present (a custom header forces a CORS preflight, which ComfyUI never grants);
+    - `Host` is an IP address, localhost, this computer's name or one of `allowed_hosts` (DNS rebinding);
     - `Sec-Fetch-Site`, when the browser sends it, is `same-origin`;
     - `Origin`, when present, is not `null` and names the host the request was sent to (`Host`, or
       `X-Forwarded-Host` behind a reverse proxy);
@@ -136,6 +152,14 @@ def refusal(method: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
     if headers.get(CLIENT_HEADER, "").strip() != CLIENT_VALUE:
         return (f"Refused: this route answers only the HD Redraw settings page (header {CLIENT_HEADER} missing)."
                 + fix_en, f"已拒绝:此接口只响应 HD Redraw 设置页面(缺少请求头 {CLIENT_HEADER})。" + fix_zh)
+    host = unknown_host(headers.get("Host"), allowed_hosts)
+    if host is not None:
+        return (f"Refused: this ComfyUI was reached as {host[:80]!r}, a name the pack does not know (a web page can "
+                "make a browser do this: DNS rebinding). If it is this server's own address, add it to "
+                f"HDREDRAW_ALLOWED_HOSTS (or `hdredraw config set allowed_hosts {host[:80]}`); nothing was changed.",
+                f"已拒绝:本 ComfyUI 以 {host[:80]!r} 被访问,插件不认识这个名称(网页可借 DNS 重绑定让浏览器这样做)。"
+                f"如果这是本服务器自己的地址,请把它加入 HDREDRAW_ALLOWED_HOSTS(或运行 `hdredraw config set allowed_hosts "
+                f"{host[:80]}`);未做任何更改。")
     site = headers.get("Sec-Fetch-Site")
     if site is not None and site.strip().lower() != "same-origin":
         return (f"Refused: the request came from another site (Sec-Fetch-Site: {site[:40]})." + fix_en,
@@ -150,6 +174,25 @@ def refusal(method: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
             return (f"Refused: settings must be sent as application/json (got {ctype[:60] or 'none'!r})." + fix_en,
                     f"已拒绝:设置必须以 application/json 发送(当前为 {ctype[:60] or '无'!r})。" + fix_zh)
     return None
+
+
+def unknown_host(host: str | None, allowed: Iterable[str] = ()) -> str | None:
+    """None when `host` (a Host header) names this server as it is known, else the name to show."""
+    try:
+        name = urlsplit("//" + (host or "").strip()).hostname or ""
+    except ValueError:
+        name = ""
+    if not name:
+        return (host or "")[:80] or "(no Host header)"
+    try:
+        ipaddress.ip_address(name)
+        return None  # a rebinding page can only send its own name, never an address
+    except ValueError:
+        pass
+    name = name.rstrip(".").lower()
+    own = socket.gethostname().lower()
+    known = {"localhost", own, own + ".local", *(a.strip().lower() for a in allowed)}
+    return None if name in known or name.endswith(".localhost") else name
 
 
 def _origin_matches(origin: str, hosts: list[str | None]) -> bool:
@@ -208,7 +251,7 @@ def register() -> bool:
     routes = instance.routes
 
     def refused(request: Any) -> Any:
-        reason = refusal(request.method, request.headers)
+        reason = refusal(request.method, request.headers, _allowed_hosts())
         if reason is None:
             return None
         return web.json_response({"error": reason[0], "error_zh": reason[1]}, status=403)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from helpers import settle
 
 pytest.importorskip("torch")
 
-from hdredraw.engine import config  # noqa: E402
+from hdredraw.engine import config, errors  # noqa: E402
 from hdredraw.nodes import routes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,17 +133,46 @@ REFUSED = [
     ("GET", {"Host": "127.0.0.1:8188"}),
     ("GET", {"X-HDRedraw-Client": "1", "Host": "127.0.0.1:8188", "Origin": "null"}),
     ("GET", {"X-HDRedraw-Client": "1", "Host": "127.0.0.1:8188", "Sec-Fetch-Site": "cross-site"}),
+    # DNS rebinding: the page's own name points at this machine, so the browser calls it same-origin
+    ("POST", {**GOOD, "Host": "rebind.example:8188", "Origin": "http://rebind.example:8188",
+              "Sec-Fetch-Site": "same-origin"}),
+    ("POST", {**GOOD, "Host": "rebind.example:8188", "X-Forwarded-Host": "127.0.0.1:8188",
+              "Origin": "http://127.0.0.1:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": "rebind.example:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": "localhost.rebind.example"}),
+    ("POST", {k: v for k, v in GOOD.items() if k != "Host"}),
+    ("POST", {**GOOD, "Host": "comfy.example.com", "Origin": "https://comfy.example.com"}),  # unless allowed
 ]
 ALLOWED = [
     ("POST", GOOD),
     ("POST", {**GOOD, "Content-Type": "application/json; charset=UTF-8", "Origin": "http://127.0.0.1:8188",
               "Sec-Fetch-Site": "same-origin"}),
-    ("POST", {**GOOD, "Host": "comfy.example.com", "Origin": "https://comfy.example.com"}),
     ("POST", {**GOOD, "Host": "10.0.0.5:8188", "X-Forwarded-Host": "comfy.example.com",
               "Origin": "https://comfy.example.com"}),
     ("POST", {**GOOD, "Host": "[::1]:8188", "Origin": "http://[::1]:8188"}),
     ("GET", {"X-HDRedraw-Client": "1", "Host": "127.0.0.1:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": "localhost:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": "comfy.localhost:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": f"{socket.gethostname()}:8188"}),
+    ("GET", {"X-HDRedraw-Client": "1", "Host": "192.168.1.20:8188"}),
 ]
+
+
+def test_a_reverse_proxys_name_works_once_it_is_allowed():
+    headers = Headers({**GOOD, "Host": "Comfy.Example.com", "Origin": "https://comfy.example.com"})
+    assert routes.refusal("POST", headers) is not None
+    reason = routes.refusal("POST", headers, ["other.example"])
+    assert "HDREDRAW_ALLOWED_HOSTS" in reason[0] and "comfy.example.com" in reason[0] and "重绑定" in reason[1]
+    assert routes.refusal("POST", headers, ["other.example", "comfy.example.com"]) is None
+
+
+def test_allowed_hosts_are_host_names():
+    assert config.check_value(config._BY_NAME["allowed_hosts"], " Comfy.Example.com:8443, b.example ,,") == \
+        "comfy.example.com,b.example"
+    for bad in ("https://comfy.example.com", "a/b", "user@host", "a..b", "x:y", 5):
+        with pytest.raises(errors.ConfigError) as info:
+            config.check_value(config._BY_NAME["allowed_hosts"], bad)
+        assert "Nothing was saved" in info.value.en and "未保存" in info.value.zh
 
 
 @pytest.mark.parametrize(("method", "headers"), REFUSED)
@@ -185,6 +215,22 @@ def test_cross_site_settings_post_is_refused_in_comfyui(comfyui, headers):
             assert body["error"].startswith("Refused") and body["error_zh"].startswith("已拒绝")
         assert not any(k.startswith("access-control-") for k in answer.headers), answer.headers
     assert comfyui.config_file.read_bytes() == before
+
+
+def test_a_dns_rebinding_page_cannot_change_settings_in_comfyui(comfyui):
+    """Everything a same-origin page sends, but under the page's own name: ComfyUI lets it through."""
+    before = comfyui.config_file.read_bytes() if comfyui.config_file.exists() else None
+    port = comfyui.url.rsplit(":", 1)[1]
+    page = f"http://rebind.example:{port}"
+    headers = {**_front_end_headers(page), "Host": f"rebind.example:{port}"}
+    for prefix in ("", "/api"):
+        answer = comfyui.post(prefix + "/hdredraw/settings", {"max_new_tasks": 1000, "concurrency": 64}, headers)
+        assert answer.status == 403, (prefix, answer.status, answer.body[:300])
+        assert "DNS rebinding" in answer.json()["error"]
+        assert comfyui.get(prefix + "/hdredraw/status", {k: v for k, v in headers.items()
+                                                         if k != "Content-Type"}).status == 403
+    after = comfyui.config_file.read_bytes() if comfyui.config_file.exists() else None
+    assert after == before
 
 
 def test_the_front_ends_own_requests_work_in_comfyui(comfyui, emu):
