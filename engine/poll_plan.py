@@ -21,8 +21,8 @@ import numpy as np
 MIN_WINDOWS = 5  # finished tasks with a window before the plan uses them
 RECENT = 60  # windows the estimate looks back over
 EXPLORE = 0.2  # share of tasks polled at a random phase, to keep learning
-BINS = 400  # time resolution of the estimate
-ROUNDS = 150  # estimator iterations (converged well before, at this size)
+BINS = 400  # time resolution of the estimate (fewer places the poll measurably worse)
+ROUNDS = 100  # estimator iterations (enough to place the first poll; the estimate need not converge fully)
 CANDIDATES = 64  # phases tried across one interval
 
 Window = tuple[float, float]
