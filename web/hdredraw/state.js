@@ -1,5 +1,6 @@
 // What the server says about the pack: settings and their sources, the last balance seen, learned prices and
 // today's spend (GET /hdredraw/status), shared by the settings dialog, the badge, the sidebar and the nodes.
+import { notify } from "./listeners.js";
 import { getJSON, postJSON } from "./server.js";
 
 let status = null; // the last GET /hdredraw/status answer
@@ -30,16 +31,6 @@ export function onStatus(listener) {
 export function onBalance(listener) {
   balanceListeners.add(listener);
   return () => balanceListeners.delete(listener);
-}
-
-function notify(listeners) {
-  for (const listener of [...listeners]) {
-    try {
-      listener();
-    } catch (error) {
-      console.warn("[HD Redraw] view update failed", error);
-    }
-  }
 }
 
 export function hasBalance(b) {

@@ -5,6 +5,7 @@
 // returns "" and every view redraws when they do (onStrings), or when the user switches language (onLanguage).
 import { app } from "../../../scripts/app.js";
 import { getJSON } from "./server.js";
+import { notify } from "./listeners.js";
 
 let table = null; // { en: {ui, ops, options}, zh: {...} }
 const stringListeners = new Set();
@@ -60,16 +61,6 @@ export function onStrings(listener) {
 export function onLanguage(listener) {
   languageListeners.add(listener);
   return () => languageListeners.delete(listener);
-}
-
-function notify(listeners) {
-  for (const listener of [...listeners]) {
-    try {
-      listener();
-    } catch (error) {
-      console.warn("[HD Redraw] view update failed", error);
-    }
-  }
 }
 
 /** Start loading the strings (once); resolves when they are there (or failed: then t() stays ""). */
