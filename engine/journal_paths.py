@@ -7,6 +7,7 @@ its way).
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from .transport import Context
 log = get_logger("hdredraw.journal_paths")
 HISTORY = 200  # finished tasks the progress estimate looks back over
 MIN_ALIKE = 3  # tasks of the same size class needed before the estimate uses only those
+SHARED_PHASE_SECONDS = 60  # tasks of one operation planned within this share their first-poll phase
 SIZE_KEY = "~size"  # recorded beside a task's parameters: its image's size class
 
 
@@ -101,9 +103,13 @@ def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submi
 
 
 def first_poll(sample: list[Entry], op: Operation) -> float:
-    """When to ask for a new task's status first, from the finish windows of the same kind of task."""
+    """When to ask for a new task's status first, from the finish windows of the same kind of task.
+
+    Tasks of one operation planned in the same minute share the random draws (to explore or not, and the
+    phase), so a batch or a graph's nodes are noticed together: a batch ends when its last task is seen."""
+    rng = random.Random(f"{op.id}:{int(time.time() // SHARED_PHASE_SECONDS)}")
     return poll_plan.first_poll(poll_plan.windows(e.result for e in sample), steps.FIRST_POLL_DELAY,
-                                services.get(op.service).poll_interval)
+                                services.get(op.service).poll_interval, rng)
 
 
 def keep(journal: JournalBase, entry_id: int, result: TaskResult) -> None:

@@ -81,3 +81,17 @@ def test_a_finished_task_records_the_window_it_finished_in(emu, make_settings, t
 class _NoExplore(random.Random):
     def random(self) -> float:
         return 0.99
+
+
+def test_a_batch_shares_its_first_poll_so_it_is_noticed_together(monkeypatch):
+    """The batch ends when its last task is seen: random phases per task would make it wait for the worst."""
+    from hdredraw.engine import journal_paths, specs
+
+    op = specs.get("remove_fabric")
+    monkeypatch.setattr(journal_paths.time, "time", lambda: 1_800_000_000.0)
+    assert len({journal_paths.first_poll([], op) for _ in range(8)}) == 1
+    minutes = set()
+    for minute in range(40):
+        monkeypatch.setattr(journal_paths.time, "time", lambda m=minute: 1_800_000_000.0 + 60 * m)
+        minutes.add(journal_paths.first_poll([], op))
+    assert len(minutes) > 30  # and from one minute to the next it explores other phases
