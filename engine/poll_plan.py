@@ -6,10 +6,9 @@ tasks tend to finish just after a poll.  What can be chosen is the phase: when t
 finished task tells us a window: it was still running at the last "not yet" and done at the first "done"
 (seconds after its submit was answered).  From the recent windows of the same operation and image size the
 distribution of finish times is estimated (Turnbull's self-consistent estimator for interval-censored
-data), and the first poll goes where the expected wait after finishing is least.  Without enough history
-the first poll comes where it always did (1 s after the submit on HD Redraw); once there is some, one task
-in five is polled at a random phase, which costs half an interval on average whatever the durations are
-and varies the windows so that the estimate can sharpen.
+data), and the first poll goes where the expected wait after finishing is least.  Without enough history,
+and on one task in five, the phase is random: that costs half an interval on average whatever the
+durations are, and it varies the windows so that the estimate can sharpen.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ EXPLORE = 0.2  # share of tasks polled at a random phase, to keep learning
 BINS = 400  # time resolution of the estimate (fewer places the poll measurably worse)
 ROUNDS = 100  # estimator iterations (enough to place the first poll; the estimate need not converge fully)
 CANDIDATES = 64  # phases tried across one interval
-FIRST_SHARE = 1 / 6  # without history: this share of an interval after the earliest poll (1 s on HD Redraw)
 
 Window = tuple[float, float]
 
@@ -68,9 +66,7 @@ def first_poll(seen: Sequence[Window], earliest: float, interval: float,
     rng = rng or random
     if interval <= 0:
         return earliest
-    if len(seen) < MIN_WINDOWS:
-        return earliest + FIRST_SHARE * interval
-    if rng.random() < EXPLORE:
+    if len(seen) < MIN_WINDOWS or rng.random() < EXPLORE:
         return earliest + rng.random() * interval
     t, share = finish_times(seen)
     phases = earliest + np.arange(CANDIDATES) * (interval / CANDIDATES)

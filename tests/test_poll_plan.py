@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import types
 
 import numpy as np
 
@@ -57,13 +56,9 @@ def test_the_estimate_puts_the_finish_where_the_windows_overlap():
     assert 2.0 <= first <= 2.3
 
 
-def test_without_history_the_first_poll_comes_where_it_always_did():
-    assert abs(poll_plan.first_poll([], 0.5, INTERVAL) - 1.0) < 0.02  # 1 s after the submit on HD Redraw
-    windows = [(1.0, 4.1)] * poll_plan.MIN_WINDOWS
-    firsts = [poll_plan.first_poll(windows, 0.5, INTERVAL, random.Random(s)) for s in range(200)]
-    planned = max(set(firsts), key=firsts.count)  # the plan's phase, and one draw in five anywhere else
-    assert 25 < sum(f != planned for f in firsts) < 60
-    assert 0.5 <= min(firsts) and max(firsts) < 0.5 + INTERVAL
+def test_without_history_the_first_poll_is_anywhere_in_one_interval():
+    firsts = [poll_plan.first_poll([], 0.5, INTERVAL, random.Random(s)) for s in range(200)]
+    assert 0.5 <= min(firsts) < 0.7 and 3.4 < max(firsts) < 0.5 + INTERVAL
 
 
 def test_only_plausible_windows_are_read_back():
@@ -93,11 +88,10 @@ def test_a_batch_shares_its_first_poll_so_it_is_noticed_together(monkeypatch):
     from hdredraw.engine import journal_paths, specs
 
     op = specs.get("remove_fabric")
-    history = [types.SimpleNamespace(result={"window": [1.0, 4.1 + i / 100]}) for i in range(8)]
     monkeypatch.setattr(journal_paths.time, "time", lambda: 1_800_000_000.0)
-    assert len({journal_paths.first_poll(history, op) for _ in range(8)}) == 1
+    assert len({journal_paths.first_poll([], op) for _ in range(8)}) == 1
     minutes = set()
-    for minute in range(60):
+    for minute in range(40):
         monkeypatch.setattr(journal_paths.time, "time", lambda m=minute: 1_800_000_000.0 + 60 * m)
-        minutes.add(round(journal_paths.first_poll(history, op), 6))
-    assert len(minutes) > 5  # and from one minute to the next it explores other phases
+        minutes.add(journal_paths.first_poll([], op))
+    assert len(minutes) > 30  # and from one minute to the next it explores other phases
