@@ -25,7 +25,7 @@ from .transport import Context
 log = get_logger("hdredraw.journal_paths")
 HISTORY = 200  # finished tasks the progress estimate looks back over
 MIN_ALIKE = 3  # tasks of the same size class needed before the estimate uses only those
-SHARED_PHASE_SECONDS = 60  # tasks planned within this share their first-poll draws
+SHARED_PHASE_SECONDS = 10  # tasks planned within this share their first-poll draws (a batch, a prompt)
 SIZE_KEY = "~size"  # recorded beside a task's parameters: its image's size class
 
 
@@ -105,7 +105,7 @@ def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submi
 def first_poll(sample: list[Entry], op: Operation) -> float:
     """When to ask for a new task's status first, from the finish windows of the same kind of task.
 
-    Tasks planned in the same minute share the random draws (to explore or not, and the phase), so a batch
+    Tasks planned within the same 10 seconds share the random draws (to explore or not, and the phase), so a batch
     or a graph's nodes are noticed together: a batch or a prompt ends when its last task is seen."""
     rng = random.Random(int(time.time() // SHARED_PHASE_SECONDS))
     return poll_plan.first_poll(poll_plan.windows(e.result for e in sample), steps.FIRST_POLL_DELAY,

@@ -92,6 +92,6 @@ def test_a_batch_shares_its_first_poll_so_it_is_noticed_together(monkeypatch):
     assert len({journal_paths.first_poll([], op) for _ in range(8)}) == 1
     minutes = set()
     for minute in range(40):
-        monkeypatch.setattr(journal_paths.time, "time", lambda m=minute: 1_800_000_000.0 + 60 * m)
+        monkeypatch.setattr(journal_paths.time, "time", lambda m=minute: 1_800_000_000.0 + 10 * m)
         minutes.add(journal_paths.first_poll([], op))
     assert len(minutes) > 30  # and from one minute to the next it explores other phases
