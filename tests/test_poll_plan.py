@@ -90,8 +90,8 @@ def test_a_batch_shares_its_first_poll_so_it_is_noticed_together(monkeypatch):
     op = specs.get("remove_fabric")
     monkeypatch.setattr(journal_paths.time, "time", lambda: 1_800_000_000.0)
     assert len({journal_paths.first_poll([], op) for _ in range(8)}) == 1
-    minutes = set()
-    for minute in range(40):
-        monkeypatch.setattr(journal_paths.time, "time", lambda m=minute: 1_800_000_000.0 + 10 * m)
-        minutes.add(journal_paths.first_poll([], op))
-    assert len(minutes) > 30  # and from one minute to the next it explores other phases
+    draws = set()
+    for moment in range(40):
+        monkeypatch.setattr(journal_paths.time, "time", lambda m=moment: 1_800_000_000.0 + 10 * m)
+        draws.add(journal_paths.first_poll([], op))
+    assert len(draws) > 30  # and from one batch to the next it explores other phases
