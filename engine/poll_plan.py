@@ -7,7 +7,7 @@ finished task tells us a window: it was still running at the last "not yet" and 
 (seconds after its submit was answered).  From the recent windows of the same operation and image size the
 distribution of finish times is estimated (Turnbull's self-consistent estimator for interval-censored
 data), and the first poll goes where the expected wait after finishing is least.  Without enough history,
-and on one task in five, the phase is random: that costs half an interval on average whatever the
+and one time in five, the phase is random: that costs half an interval on average whatever the
 durations are, and it varies the windows so that the estimate can sharpen.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 MIN_WINDOWS = 5  # finished tasks with a window before the plan uses them
 RECENT = 60  # windows the estimate looks back over
-EXPLORE = 0.2  # share of tasks polled at a random phase, to keep learning
+EXPLORE = 0.2  # share of draws that poll at a random phase, to keep learning
 BINS = 400  # time resolution of the estimate (fewer places the poll measurably worse)
 ROUNDS = 100  # estimator iterations (enough to place the first poll; the estimate need not converge fully)
 CANDIDATES = 64  # phases tried across one interval
