@@ -6,10 +6,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import run_hdredraw
 
 from hdredraw.engine import cli, codecs, docs, specs
 from hdredraw.engine.demo import run_demo, sample_garment
@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(args, env=None, cwd=None):
     """The CLI in a fresh process, with the checkout importable as `hdredraw`."""
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+    return run_hdredraw(args, env, cwd)
 
 
 def test_readme_operation_table_matches_specs():

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from commands import run_hdredraw
 
 from hdredraw.engine import codecs, config
 from hdredraw.engine.demo import sample_garment
@@ -22,8 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(args, env, cwd, timeout=120):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=timeout)
+    return run_hdredraw(args, env, cwd, timeout)
 
 
 @pytest.fixture

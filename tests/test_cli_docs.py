@@ -4,7 +4,6 @@ the README shows really runs (against the emulator, in its own process)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import signal
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from commands import run_hdredraw
 
 from hdredraw.engine import codecs, config, errors, jobs, specs
 from hdredraw.engine.demo import sample_garment
@@ -24,8 +24,7 @@ DEV = [sys.executable, str(ROOT / "tools" / "dev.py")]
 
 
 def cli(args, env=None, cwd=None, timeout=120):
-    return subprocess.run([*DEV, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=timeout)
+    return run_hdredraw(args, env, cwd, timeout)
 
 
 @pytest.fixture

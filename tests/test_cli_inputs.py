@@ -4,16 +4,14 @@ and files that cannot be used refused with one bilingual message before anything
 from __future__ import annotations
 
 import io
-import os
 import socket
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_hdredraw
 from PIL import Image, ImageCms
 
 from hdredraw.engine import codecs, input_files
@@ -23,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(args, env, cwd):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=120)
+    return run_hdredraw(args, env, cwd)
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import run_hdredraw
 
 from hdredraw.engine import config
 from hdredraw.engine.errors import ConfigError
@@ -19,8 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(args, env):
     """The `hdredraw` command in a fresh process, from this checkout."""
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return run_hdredraw(args, env)
 
 
 def test_resolution_order(tmp_path):
