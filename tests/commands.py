@@ -3,9 +3,10 @@ folder, stdout, stderr and exit code.
 
 Why not plain `subprocess.run` every time: each fresh Python spends ~0.6 s of CPU importing numpy, Pillow,
 requests and the pack before it does anything, and the command-line tests start about ninety of them.  On
-POSIX a small server process imports all that once and forks a child per command; the child takes the
+Linux a small server process imports all that once and forks a child per command; the child takes the
 command's environment, folder and output files, then runs `hdredraw.engine.cli.main` and exits with its code.
-Elsewhere (Windows), or with HDREDRAW_TEST_NO_FORK=1, each command is a plain subprocess.
+Elsewhere (Windows has no fork; macOS system frameworks are not safe to use after one), or with
+HDREDRAW_TEST_NO_FORK=1, each command is a plain subprocess.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def run_hdredraw(args: Sequence[str], env: Mapping[str, str] | None = None, cwd:
     global _server
     full_env = {**os.environ, **(env or {})}
     folder = Path(cwd or os.getcwd())
-    if not hasattr(os, "fork") or os.environ.get("HDREDRAW_TEST_NO_FORK"):
+    if not sys.platform.startswith("linux") or os.environ.get("HDREDRAW_TEST_NO_FORK"):
         return subprocess.run([*DEV, *args], cwd=folder, capture_output=True, text=True, env=full_env,
                               timeout=timeout)
     if _server is None or _server.proc.poll() is not None:
