@@ -198,6 +198,14 @@ def service_env(emu, monkeypatch, fast_polls):
     return emu
 
 
+@pytest.fixture
+def env(emu):
+    """What a command the test starts needs to reach the emulator (both services)."""
+    emu.processing_time = 0.1
+    return {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
+            "HIDREAM_BASE_URL": emu.hidream_base_url, "HIDREAM_API_TOKEN": emu.hidream_token}
+
+
 # ------------------------------------------------------------------ real ComfyUI (tests/real_comfyui.py)
 
 _INSTALLS, _INSTALL_PROBLEMS = real_comfyui.find_installs()

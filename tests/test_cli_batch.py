@@ -26,13 +26,6 @@ def cli(args, env, cwd, timeout=120):
     return run_hdredraw(args, env, cwd, timeout)
 
 
-@pytest.fixture
-def env(emu):
-    emu.processing_time = 0.1
-    return {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
-            "HIDREAM_BASE_URL": emu.hidream_base_url, "HIDREAM_API_TOKEN": emu.hidream_token}
-
-
 def picture(path: Path, seed: int, size: int = 40, fmt: str | None = None) -> Path:
     from PIL import Image
 

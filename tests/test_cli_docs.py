@@ -27,13 +27,6 @@ def cli(args, env=None, cwd=None, timeout=120):
     return run_hdredraw(args, env, cwd, timeout)
 
 
-@pytest.fixture
-def env(emu):
-    emu.processing_time = 0.1
-    return {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
-            "HIDREAM_BASE_URL": emu.hidream_base_url, "HIDREAM_API_TOKEN": emu.hidream_token}
-
-
 def test_run_help_lists_each_operation_once():
     text = cli(["run", "--help"]).stdout
     for op in specs.paid_operations():
