@@ -16,6 +16,7 @@ guard's message) and the web extension (price before a run, charge after it, tod
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 import time
@@ -203,9 +204,10 @@ def _windows(entries: Sequence[Any]) -> list[tuple[list[Any], float, float]]:
     out = []
     for group in _groups(entries).values():
         charged = sorted(((t, e.id, e) for e in group if (t := _charged_at(e)) is not None), key=lambda x: x[:2])
+        times = [t for t, _, _ in charged]
         seen = sorted(((t, e.id, e) for e in group if (t := _seen_at(e)) is not None), key=lambda x: x[:2])
         for (t0, _, a), (t1, _, b) in zip(seen, seen[1:], strict=False):
-            tasks = [e for t, _, e in charged if t0 < t <= t1]
+            tasks = [e for _, _, e in charged[bisect.bisect_right(times, t0):bisect.bisect_right(times, t1)]]
             drop = _delta(a, b)
             if tasks and drop is not None:
                 out.append((tasks, *drop))
