@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,12 +136,14 @@ MAX_BODY_BYTES = 64 * 1024  # every setting together is well under 16 KB
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def refusal(method: str, headers: Mapping[str, str], allowed_hosts: Iterable[str] = ()) -> tuple[str, str] | None:
+def refusal(method: str, headers: Mapping[str, str],
+            allowed_hosts: Iterable[str] | Callable[[], Iterable[str]] = ()) -> tuple[str, str] | None:
     """Why a request must be refused as possibly cross-site ((en, zh)), or None when it may proceed.
 
     `headers` must be case-insensitive (aiohttp's are).  Rules, all required:
     - `X-HDRedraw-Client: 1` is present (a custom header forces a CORS preflight, which ComfyUI never grants);
-    - `Host` is an IP address, localhost, this computer's name or one of `allowed_hosts` (DNS rebinding);
+    - `Host` is an IP address, localhost, this computer's name or one of `allowed_hosts` (DNS rebinding; a
+      callable is asked only for a name that is none of the others, so most requests read no settings);
     - `Sec-Fetch-Site`, when the browser sends it, is `same-origin`;
     - `Origin`, when present, is not `null` and names the host the request was sent to (`Host`, or
       `X-Forwarded-Host` behind a reverse proxy);
@@ -176,7 +178,7 @@ def refusal(method: str, headers: Mapping[str, str], allowed_hosts: Iterable[str
     return None
 
 
-def unknown_host(host: str | None, allowed: Iterable[str] = ()) -> str | None:
+def unknown_host(host: str | None, allowed: Iterable[str] | Callable[[], Iterable[str]] = ()) -> str | None:
     """None when `host` (a Host header) names this server as it is known, else the name to show."""
     try:
         name = urlsplit("//" + (host or "").strip()).hostname or ""
@@ -191,8 +193,10 @@ def unknown_host(host: str | None, allowed: Iterable[str] = ()) -> str | None:
         pass
     name = name.rstrip(".").lower()
     own = socket.gethostname().lower()
-    known = {"localhost", own, own + ".local", *(a.strip().lower() for a in allowed)}
-    return None if name in known or name.endswith(".localhost") else name
+    if name in ("localhost", own, own + ".local") or name.endswith(".localhost"):
+        return None
+    listed = allowed() if callable(allowed) else allowed
+    return None if name in {a.strip().lower() for a in listed} else name
 
 
 def _origin_matches(origin: str, hosts: list[str | None]) -> bool:
@@ -251,7 +255,7 @@ def register() -> bool:
     routes = instance.routes
 
     def refused(request: Any) -> Any:
-        reason = refusal(request.method, request.headers, _allowed_hosts())
+        reason = refusal(request.method, request.headers, _allowed_hosts)
         if reason is None:
             return None
         return web.json_response({"error": reason[0], "error_zh": reason[1]}, status=403)
