@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = [sys.executable, str(ROOT / "tools" / "dev.py")]
+QUICK_WAITS = "HDREDRAW_DEV_QUICK_WAITS"  # tools/dev.py's switch, read again in each command's own environment
 
 _SERVER = r"""
 import io, json, os, runpy, sys
@@ -30,10 +31,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # no BLAS threads in a process that fo
 dev = runpy.run_path(sys.argv[1] + "/tools/dev.py")
 dev["register"]()
 import numpy, PIL.Image, requests  # noqa: E401,F401 - what every command imports anyway
-from hdredraw.engine import cli, cli_run, jobs, journal, console  # noqa: F401
-from hdredraw.engine import http_faults, steps, services
-real = {"backoff": http_faults.BACKOFF_SCALE, "first": steps.FIRST_POLL_DELAY,
-        "polls": {k: s.poll_interval for k, s in services.SERVICES.items()}}
+from hdredraw.engine import cli, cli_run, jobs, journal, console  # noqa: F401 - started without quick waits
 answers = os.fdopen(os.dup(1), "w")
 for line in sys.stdin:
     job = json.loads(line)
@@ -52,10 +50,6 @@ for line in sys.stdin:
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
             if os.environ.get(dev["QUICK_WAITS"]):
                 dev["quick_waits"]()
-            else:
-                http_faults.BACKOFF_SCALE, steps.FIRST_POLL_DELAY = real["backoff"], real["first"]
-                for k, s in services.SERVICES.items():
-                    s.poll_interval = real["polls"][k]
             code = cli.main(job["argv"])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -78,8 +72,9 @@ for line in sys.stdin:
 
 class _ForkServer:
     def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != QUICK_WAITS}  # the real waits; each command may opt in
         self.proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(ROOT)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                                     stdout=subprocess.PIPE, text=True, env={**env, "PYTHONHASHSEED": "0"})
         self.lock = threading.Lock()
         atexit.register(self.close)
 
