@@ -105,8 +105,9 @@ def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submi
 def first_poll(sample: list[Entry], op: Operation) -> float:
     """When to ask for a new task's status first, from the finish windows of the same kind of task.
 
-    Tasks planned within the same 10 seconds share the random draws (to explore or not, and the phase), so a batch
-    or a graph's nodes are noticed together: a batch or a prompt ends when its last task is seen."""
+    Tasks planned within the same SHARED_PHASE_SECONDS share the random draws (to explore or not, and the
+    phase), so a batch or a graph's nodes are noticed together: a batch or a prompt ends when its last task
+    is seen."""
     rng = random.Random(int(time.time() // SHARED_PHASE_SECONDS))
     return poll_plan.first_poll(poll_plan.windows(e.result for e in sample), steps.FIRST_POLL_DELAY,
                                 services.get(op.service).poll_interval, rng)
