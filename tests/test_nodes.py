@@ -12,10 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import settle  # noqa: E402
+from helpers import finishes, settle, wait_for  # noqa: E402
 
 from hdredraw import nodes  # noqa: E402
-from hdredraw.engine import errors, specs  # noqa: E402
+from hdredraw.engine import errors, services, specs  # noqa: E402
 
 CONTRACT = {
     "HDRedraw_Redraw": (("image", "IMAGE"), ("generated_prompt", "STRING"), ("eps_path", "STRING")),
@@ -269,14 +269,20 @@ def test_one_failure_in_a_batch_names_the_image_and_keeps_the_others(comfy, serv
     assert "of 3" in text and "Fetch Task" in text
 
 
-def test_cancel_mid_poll_stops_within_a_second(comfy, service_env):
-    service_env.processing_time = 30
-    threading.Timer(1.0, lambda: setattr(comfy, "interrupt", True)).start()
-    t0 = time.monotonic()
+def test_cancel_mid_poll_ends_every_image_at_once(comfy, service_env, monkeypatch):
+    """Polls 600 s apart and 600 s tasks: only answering ComfyUI's Interrupt between polls ends the node."""
+    monkeypatch.setattr(services.get("hdredraw"), "poll_interval", 600.0)
+    service_env.processing_time = 600
+
+    def interrupt_once_both_are_submitted():
+        wait_for(lambda: len(service_env.submissions) == 2, "two submissions")
+        comfy.interrupt = True
+
+    threading.Thread(target=interrupt_once_both_are_submitted, daemon=True).start()
     with pytest.raises(type(comfy).Interrupted):
-        run("HDRedraw_FaceEnhance", batch(2))
-    assert time.monotonic() - t0 < 2.0
-    assert len(service_env.submissions) == 2
+        finishes(lambda: run("HDRedraw_FaceEnhance", batch(2)), "the interrupted node")
+    still = [service_env.task(s["task_id"])["status"] for s in service_env.submissions]
+    assert len(still) == 2 and "Completed" not in still  # the node ended while both tasks were running
 
 
 def test_bad_tensors(comfy, service_env):

@@ -12,7 +12,6 @@ import errno
 import json
 import socket
 import threading
-import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -169,8 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault and kind == "redirect":
             return self._send(Reply(int(fault.opts.get("code", 307)), b"", "text/plain",
                                     {"Location": str(fault.opts.get("location", "/"))}))
-        if fault and kind == "hang":
-            time.sleep(float(fault.opts.get("seconds", 5)))
+        if fault and kind == "hang" and emu._hang(float(fault.opts.get("seconds", 5))):
+            return self._abort()
         try:
             reply = self._route(method, path, dict(parse_qsl(url.query)), body)
         except Exception:
@@ -181,8 +180,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._abort()
         if kind == "malformed":  # processed (a submit IS created), but the answer is garbage
             reply = _malformed(phase, path)
-        if fault and kind == "late":  # processed (a submit IS created), answered only after `seconds`
-            time.sleep(float(fault.opts.get("seconds", 5)))
+        # late: processed (a submit IS created), answered only after `seconds`
+        if fault and kind == "late" and emu._hang(float(fault.opts.get("seconds", 5))):
+            return self._abort()
         if kind == "echo":
             reply = _echo(reply, (emu.user_key, emu.hidream_token))
         self._send(reply, truncate=kind == "truncate")
@@ -329,6 +329,7 @@ class Emulator(EmulatorState):
         server, self._server = self._server, None
         if server is None:
             return
+        self._release_hangs()
         if self._thread is not None:
             server.shutdown()
             self._thread.join(timeout=5)

@@ -247,6 +247,7 @@ class EmulatorState:
         The global `processing_time` and `status_cache` are configuration and stay as they are.
         """
         with self._lock:
+            self._release_hangs()
             self._accounts = copy.deepcopy(self._default_accounts)
             self._op_times.clear()
             self._tokens = {self.hidream_token}
@@ -259,6 +260,16 @@ class EmulatorState:
             self.max_concurrent = None
             self.busy_refusals = 0
             self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+    def _release_hangs(self) -> None:
+        old, self._released = getattr(self, "_released", None), threading.Event()
+        if old is not None:
+            old.set()
+
+    def _hang(self, seconds: float) -> bool:
+        """Wait like a slow service.  True when a reset or stop cut the wait short: the request is then
+        dropped unprocessed, so a test's long hang never lingers into (or creates a task in) the next test."""
+        return self._released.wait(seconds)
 
     # ------------------------------------------------------------------ tasks
 
