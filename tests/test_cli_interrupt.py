@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from commands import run_hdredraw
 
 from hdredraw.engine import codecs, config
 from hdredraw.engine.demo import sample_garment
@@ -107,8 +108,7 @@ def test_ctrl_c_stops_at_once_keeps_task_ids_and_the_next_run_resumes_free(emu, 
 
     for t in ids:
         finish_now(emu, t)
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), "run", "seamless", *names, "-o", "out"],
-                           cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    again = run_hdredraw(["run", "seamless", *names, "-o", "out"], env=env, cwd=tmp_path, timeout=60)
     assert again.returncode == 0, again.stderr
     assert len(emu.submissions) == 2  # resumed, not submitted again
     assert "resumed 2" in again.stdout and "nothing charged" in again.stdout
@@ -131,9 +131,7 @@ def test_ctrl_c_while_waiting_for_a_slot_leaves_nothing_half_done(emu, env, jour
     for s in emu.submissions:
         finish_now(emu, s["task_id"])
     emu.processing_time = 0.2
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), "run", "face_enhance", *names, "-o",
-                            "out"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env},
-                           timeout=90)
+    again = run_hdredraw(["run", "face_enhance", *names, "-o", "out"], env=env, cwd=tmp_path, timeout=90)
     assert again.returncode == 0, again.stderr
     assert len(emu.submissions) == 6  # the two running ones resumed, only the four others were sent
     assert "resumed 2" in again.stdout and "done 4" in again.stdout
@@ -154,9 +152,7 @@ def test_a_submit_on_the_wire_is_waited_for_and_its_task_id_recorded(emu, env, j
     assert [(r.status, r.task_id) for r in rows] == [(PENDING, task_id)]
 
     finish_now(emu, task_id)
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), "run", "remove_fabric", "in0.png", "-o",
-                            "out"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env},
-                           timeout=60)
+    again = run_hdredraw(["run", "remove_fabric", "in0.png", "-o", "out"], env=env, cwd=tmp_path, timeout=60)
     assert again.returncode == 0, again.stderr
     assert len(emu.submissions) == 1 and "resumed 1" in again.stdout
 
@@ -174,9 +170,7 @@ def test_a_second_ctrl_c_quits_at_once_and_the_attempt_stays_uncertain(emu, env,
     assert [r.status for r in journal.recent(10)] == [UNCERTAIN]  # ended before the answer came
     assert "Traceback" not in child.text
 
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "dev.py"), "run", "remove_fabric", "in0.png", "-o",
-                            "out"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env},
-                           timeout=60)
+    again = run_hdredraw(["run", "remove_fabric", "in0.png", "-o", "out"], env=env, cwd=tmp_path, timeout=60)
     assert again.returncode == 1
     assert len(emu.submissions) == 1  # never re-sent on its own: it may have been charged
     assert "uncertain 1" in again.stdout and "variation" in again.stdout

@@ -6,14 +6,13 @@ Every test that takes `journal` or `backend` runs once per journal backend (SQLi
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_hdredraw, start_python
 from helpers import settle  # noqa: E402
 
 from hdredraw.engine import codecs, config, errors
@@ -55,18 +54,15 @@ def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path, backend):
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
     emu.processing_time = 0.2
-    cli = [sys.executable, str(ROOT / "tools" / "dev.py")]
     outs = []
     for folder in ("one", "two"):
-        out = subprocess.run([*cli, "run", "remove_fabric", str(tmp_path / "a.png"),
-                              "-o", str(tmp_path / folder)], env=env, capture_output=True, text=True, timeout=120)
+        out = run_hdredraw(["run", "remove_fabric", str(tmp_path / "a.png"), "-o", str(tmp_path / folder)], env=env)
         assert out.returncode == 0, out.stderr
         outs.append(out)
     assert len(emu.submissions) == 1
     assert (tmp_path / "one" / "a_remove_fabric.png").read_bytes() == (tmp_path / "two" / "a_remove_fabric.png"
                                                                        ).read_bytes()
-    listing = subprocess.run([*cli, "tasks"], env=env, capture_output=True,
-                             text=True, timeout=60).stdout
+    listing = run_hdredraw(["tasks"], env=env, timeout=60).stdout
     assert "remove_fabric" in listing and "done" in listing and emu.submissions[0]["task_id"] in listing
 
 
@@ -154,9 +150,8 @@ def test_two_processes_share_one_journal_safely(emu, tmp_path, backend):
         "img = np.random.default_rng(5).random((32, 32, 3)).astype('float32')\n"
         "res = c.run_many('remove_fabric', [img, img * 0.5], {})\n"
         "print(','.join(x.task_id for x in res))\n")
-    env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key}
-    procs = [subprocess.Popen([sys.executable, str(script), str(ROOT), str(tmp_path / "shared")], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    env = {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key}
+    procs = [start_python([str(script), str(ROOT), str(tmp_path / "shared")], env=env) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert len({o[0].strip() for o in outs}) == 1

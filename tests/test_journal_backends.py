@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import run_hdredraw, start_python
 
 from hdredraw.engine import config, errors, journal_sqlite
 from hdredraw.engine.jobs import Client
@@ -135,15 +136,12 @@ def test_hdredraw_tasks_shows_the_per_account_numbers(backend, emu, tmp_path):
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
     emu.processing_time = 0.1
-    cli = [sys.executable, str(ROOT / "tools" / "dev.py")]
-    out = subprocess.run([*cli, "run", "remove_fabric", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
-                         env=env, capture_output=True, text=True, timeout=120)
+    out = run_hdredraw(["run", "remove_fabric", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")], env=env)
     assert out.returncode == 0, out.stderr
     mine = account_id(emu.base_url, emu.user_key)
 
     def account_row(data_dir: Path) -> str | None:
-        listing = subprocess.run([*cli, "tasks"], env={**env, "HDREDRAW_DATA_DIR": str(data_dir)},
-                                 capture_output=True, text=True, timeout=60)
+        listing = run_hdredraw(["tasks"], env={**env, "HDREDRAW_DATA_DIR": str(data_dir)}, timeout=60)
         assert listing.returncode == 0, listing.stderr
         return next((line for line in listing.stdout.splitlines() if line.startswith(mine)), None)
 
@@ -196,8 +194,7 @@ def test_processes_opening_a_new_journal_at_the_same_moment_all_succeed(backend,
             "while not os.path.exists(sys.argv[2] + '.go'): time.sleep(0.002)\n"
             "open_journal(config.load(), sys.argv[2]).latest('fp')\n")
     folder = backend.folder(tmp_path, "new")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(folder), str(i)], stderr=subprocess.PIPE,
-                              text=True) for i in range(6)]
+    procs = [start_python(["-c", code, str(ROOT), str(folder), str(i)]) for i in range(6)]
     wait_for(lambda: all(Path(f"{folder}.ready{i}").exists() for i in range(6)), "the processes", limit=60)
     Path(f"{folder}.go").touch()  # all at once
     errs = [p.communicate(timeout=120)[1] for p in procs]
@@ -331,15 +328,14 @@ print(json.dumps({"task_id": result.task_id, "image": hashlib.sha256(result.imag
 """
 
 
-def start_worker(tmp_path: Path, emu, machine: str, folder: Path, go: Path, **env: str) -> subprocess.Popen:
+def start_worker(tmp_path: Path, emu, machine: str, folder: Path, go: Path, **env: str):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    full = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key, **env}
-    return subprocess.Popen([sys.executable, str(script), str(ROOT), machine, str(folder), str(go)], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    full = {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key, **env}
+    return start_python([str(script), str(ROOT), machine, str(folder), str(go)], env=full)
 
 
-def outcome(proc: subprocess.Popen) -> dict:
+def outcome(proc) -> dict:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])

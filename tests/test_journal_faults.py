@@ -7,13 +7,12 @@ SQLite file itself.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import start_python
 from helpers import wait_for
 
 from hdredraw.engine import errors
@@ -85,7 +84,8 @@ def test_a_dead_processs_lease_is_taken_over_at_once(make_settings, tmp_path, em
             "from hdredraw.engine import config; from hdredraw.engine.journal import open_journal;"
             "j = open_journal(config.load(), sys.argv[2]);"
             "assert j.try_lease(sys.argv[3], j.new_holder()); os._exit(0)")
-    subprocess.run([sys.executable, "-c", code, str(ROOT), str(folder), fp], check=True, timeout=60)
+    holder = start_python(["-c", code, str(ROOT), str(folder), fp])
+    assert holder.wait(60) == 0, holder.communicate()[1]
     notes: list[str] = []
     result = c.run("remove_fabric", picture(), on_progress=lambda p: notes.append(p.note))
     assert result.images and len(emu.submissions) == 1

@@ -46,11 +46,10 @@ def test_a_run_with_history_reports_a_rising_bar_and_a_time_left(make_settings, 
 def test_the_estimate_follows_tasks_of_the_same_size(make_settings, tmp_path, emu):
     emu.status_cache = 0.0
     c = Client(make_settings(), journal=Journal(tmp_path / "j"))
-    rng = np.random.default_rng(0)
-    for processing, side in ((0.1, 32), (1.2, 1100)):  # small images are quick, big ones slow
+    for processing, side in ((0.05, 32), (0.6, 1100)):  # small images are quick, big ones slow
         emu.processing_time = processing
-        for _ in range(3):
-            c.run("remove_fabric", rng.random((side, side, 3)).astype(np.float32))
+        for shade in (0.2, 0.4, 0.6):  # a new image each time: a new task, not a reused one
+            c.run("remove_fabric", np.full((side, side, 3), shade, dtype=np.float32))
     from hdredraw.engine import journal_paths, specs
     from hdredraw.engine.progress import Reporter
 
@@ -59,4 +58,4 @@ def test_the_estimate_follows_tasks_of_the_same_size(make_settings, tmp_path, em
         report = Reporter(None)
         journal_paths.plan_eta(c.journal, specs.get("remove_fabric"), report, size=size)
         p50[size] = report.estimate.p50
-    assert p50["≤4MP"] > 1.2 > p50["≤1MP"]  # each size class is estimated from its own history
+    assert p50["≤4MP"] > 0.6 > p50["≤1MP"]  # each size class is estimated from its own history
