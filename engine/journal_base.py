@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -66,7 +67,8 @@ class Entry:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Entry:
         """A row of either backend (JSON as text or as decoded jsonb, numbers as REAL or NUMERIC)."""
-        d = {f.name: row[f.name] for f in fields(cls) if f.name in row.keys()}
+        present = set(row.keys())
+        d = {name: row[name] for name in _entry_fields() if name in present}
         params, result = d.get("params"), d.get("result")
         d["params"] = json.loads(params or "{}") if isinstance(params, (str, bytes)) else dict(params or {})
         d["result"] = json.loads(result) if isinstance(result, (str, bytes)) and result else result or None
@@ -74,6 +76,20 @@ class Entry:
             if isinstance(d.get(key), Decimal):
                 d[key] = number(d[key])
         return cls(**d)
+
+
+def where_clause(conditions: Mapping[str, Any], mark: str) -> tuple[str, tuple]:
+    """` WHERE column = mark AND ...` for the conditions that are set, with the backend's placeholder.  The
+    column names come from this package's code, never from input."""
+    used = {column: value for column, value in conditions.items() if value is not None}
+    if not used:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{column} = {mark}" for column in used), tuple(used.values())
+
+
+@functools.cache
+def _entry_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Entry))
 
 
 @dataclass
@@ -200,8 +216,8 @@ class JournalBase(abc.ABC):
         """The newest row of a service task id."""
 
     @abc.abstractmethod
-    def recent(self, limit: int = 20, status: str | None = None) -> list[Entry]:
-        """The newest rows, newest first."""
+    def recent(self, limit: int = 20, status: str | None = None, op_id: str | None = None) -> list[Entry]:
+        """The newest rows, newest first (only those with `status` and of operation `op_id` when given)."""
 
     @abc.abstractmethod
     def start(self, fp: str, service: str, op_id: str, params: Mapping[str, Any], upload_sha256: str | None,

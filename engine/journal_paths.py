@@ -90,7 +90,7 @@ def plan_eta(journal: JournalBase | None, op: Operation, report: Reporter, submi
     if journal is None:
         return []
     try:
-        done = [e for e in journal.recent(HISTORY, DONE) if e.op_id == op.id and e.finished_at and e.submitted_at]
+        done = [e for e in journal.recent(HISTORY, DONE, op.id) if e.finished_at and e.submitted_at]
     except HDRedrawError:  # the estimate is a nicety; never fail a paid task for it
         return []
     alike = [e for e in done if size is not None and (e.params or {}).get(SIZE_KEY) == size]

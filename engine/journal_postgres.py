@@ -45,6 +45,7 @@ from .journal_base import (
     merge_stats,
     number,
     start_of_today,
+    where_clause,
 )
 from .redact import redact, register_secret
 
@@ -306,10 +307,10 @@ class PostgresJournal(JournalBase):
     def by_task_id(self, task_id: str) -> Entry | None:
         return self._one("SELECT * FROM hdredraw_tasks WHERE task_id = %s ORDER BY id DESC LIMIT 1", (task_id,))
 
-    def recent(self, limit: int = 20, status: str | None = None) -> list[Entry]:
-        query = "SELECT * FROM hdredraw_tasks" + (" WHERE status = %s" if status else "") + " ORDER BY id DESC LIMIT %s"
-        args: tuple = (status, limit) if status else (limit,)
-        return [Entry.from_row(r) for r in self._tx(lambda cur: cur.execute(query, args).fetchall())]
+    def recent(self, limit: int = 20, status: str | None = None, op_id: str | None = None) -> list[Entry]:
+        where, args = where_clause({"status": status, "op_id": op_id}, "%s")
+        query = f"SELECT * FROM hdredraw_tasks{where} ORDER BY id DESC LIMIT %s"
+        return [Entry.from_row(r) for r in self._tx(lambda cur: cur.execute(query, (*args, limit)).fetchall())]
 
     def start(self, fp: str, service: str, op_id: str, params: Mapping[str, Any], upload_sha256: str | None,
               variation: int, account: str | None = None) -> int:

@@ -39,6 +39,7 @@ from .journal_base import (
     number,
     owner_only,
     start_of_today,
+    where_clause,
 )
 
 # Version 1 is the schema as first released (files from then have user_version 0 and match it).  Add a
@@ -233,11 +234,11 @@ class SqliteJournal(JournalBase):
             row = db.execute("SELECT * FROM tasks WHERE task_id=? ORDER BY id DESC LIMIT 1", (task_id,)).fetchone()
         return Entry.from_row(row) if row else None
 
-    def recent(self, limit: int = 20, status: str | None = None) -> list[Entry]:
-        query = "SELECT * FROM tasks" + (" WHERE status=?" if status else "") + " ORDER BY id DESC LIMIT ?"
-        args: tuple = (status, limit) if status else (limit,)
+    def recent(self, limit: int = 20, status: str | None = None, op_id: str | None = None) -> list[Entry]:
+        where, args = where_clause({"status": status, "op_id": op_id}, "?")
         with self._db() as db:
-            return [Entry.from_row(r) for r in db.execute(query, args).fetchall()]
+            rows = db.execute(f"SELECT * FROM tasks{where} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [Entry.from_row(r) for r in rows]
 
     def start(self, fp: str, service: str, op_id: str, params: Mapping[str, Any], upload_sha256: str | None,
               variation: int, account: str | None = None) -> int:

@@ -20,7 +20,7 @@ from commands import run_hdredraw, start_python
 
 from hdredraw.engine import config, errors, journal_sqlite
 from hdredraw.engine.jobs import Client
-from hdredraw.engine.journal import FAILED, PENDING, SqliteJournal, open_journal
+from hdredraw.engine.journal import DONE, FAILED, PENDING, SUBMITTING, SqliteJournal, open_journal
 from hdredraw.engine.request import account_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,3 +386,13 @@ def test_a_worker_killed_mid_poll_is_finished_by_another_machine_without_paying_
 def test_a_lease_too_short_to_be_renewed_in_time_is_raised_to_the_minimum(tmp_path):
     journal = open_journal(config.Settings(lease_seconds=0.1), tmp_path / "j")
     assert journal.lease_seconds == 2.0 and journal.renew_every == pytest.approx(2.0 / 3)
+
+
+def test_recent_rows_can_be_narrowed_to_a_status_and_an_operation(backend, tmp_path):
+    """The progress estimate reads only its own operation's finished tasks, however mixed the history."""
+    journal = backend.make(tmp_path / "j")
+    for i, op in enumerate(["face_enhance", "seamless", "face_enhance"]):
+        journal.start(f"fp-{i}", "hdredraw", op, {}, None, 0)
+    assert [e.fingerprint for e in journal.recent(10, op_id="face_enhance")] == ["fp-2", "fp-0"]
+    assert [e.fingerprint for e in journal.recent(10, SUBMITTING, "seamless")] == ["fp-1"]
+    assert journal.recent(10, DONE, "seamless") == [] and len(journal.recent(10)) == 3
