@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import runpy
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -218,10 +217,16 @@ COMFYUI_FIXTURES = {"comfyui_pool", "comfyui_install", "comfyui"}
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Every test that needs a real ComfyUI runs on the same xdist worker, so each server starts once."""
+    """Every test that needs a real ComfyUI runs on the same xdist worker, so each server starts once.
+
+    The longest work goes first (that worker's ComfyUI tests, then the tests marked `long`): xdist hands out
+    tests in this order, so the last ones handed out are short and the workers end together."""
+    comfyui = set()
     for item in items:
         if COMFYUI_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("comfyui"))
+            comfyui.add(item.nodeid)
+    items.sort(key=lambda item: 0 if item.nodeid in comfyui else 1 if item.get_closest_marker("long") else 2)
 
 
 @pytest.fixture(scope="session")
@@ -277,11 +282,10 @@ def pg_server():
 
 @pytest.fixture
 def pg_url(pg_server):
-    """A fresh, empty database for one test (its tables are created by the journal itself)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url = pg_server.create_database(name)
+    """An empty database for one test, as a new one would be (its tables are created by the journal itself)."""
+    url = pg_server.lend_database()
     yield url
-    pg_server.drop_database(name)
+    pg_server.give_back(url)
 
 
 class Backend:

@@ -112,6 +112,7 @@ def test_readme_table_names_commands_that_exist():
         assert done.value.code == 0, command
 
 
+@pytest.mark.long
 def test_every_command_in_the_readme_runs(emu, env, tmp_path):
     photos = tmp_path / "photos"
     (photos / "sub").mkdir(parents=True)

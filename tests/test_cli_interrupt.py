@@ -137,6 +137,7 @@ def test_ctrl_c_while_waiting_for_a_slot_leaves_nothing_half_done(emu, env, jour
     assert "resumed 2" in again.stdout and "done 4" in again.stdout
 
 
+@pytest.mark.long
 def test_a_submit_on_the_wire_is_waited_for_and_its_task_id_recorded(emu, env, journal, tmp_path):
     emu.processing_time = 40
     emu.inject("submit", "late", seconds=1.5)  # created at once, answered 1.5 s later

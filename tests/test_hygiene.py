@@ -65,6 +65,7 @@ def test_no_torch_in_runtime_dependencies():
     assert not (ROOT / "install.py").exists()
 
 
+@pytest.mark.long
 def test_registering_nodes_stays_light(tmp_path):
     """ComfyUI times each pack's import: the HTTP stack and codecs load only when a node runs."""
     import pytest

@@ -255,6 +255,7 @@ def test_connection_refused_is_retried_then_explained(emu, make_settings):
 
 # --------------------------------------------------------------------------- rhythm, cancel, deadline
 
+@pytest.mark.long
 @pytest.mark.timing
 def test_polls_follow_the_three_second_cache(emu, make_settings):
     emu.processing_time = 5.0
@@ -320,6 +321,7 @@ def test_fetch_returns_a_finished_task_again_without_paying(client, emu):
 
 # --------------------------------------------------------------------------- 16 MB fallback end to end
 
+@pytest.mark.long
 def test_oversized_png_goes_as_jpeg_and_says_so(client, emu):
     rng = np.random.default_rng(3)
     noisy = rng.integers(0, 256, (2400, 2400, 3), dtype=np.uint8)

@@ -49,6 +49,7 @@ def test_second_run_reuses_and_says_so(jclient, emu):
     assert "Reused" in second.notes[-1].en and seen[-1].reused and first.task_id in seen[-1].text()
 
 
+@pytest.mark.long
 def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path, backend):
     (tmp_path / "a.png").write_bytes(codecs.encode_png(picture(1)))
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
@@ -66,6 +67,7 @@ def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path, backend):
     assert "remove_fabric" in listing and "done" in listing and emu.submissions[0]["task_id"] in listing
 
 
+@pytest.mark.long
 def test_cancel_mid_poll_then_rerun_resumes_without_paying(jclient, emu, journal):
     emu.processing_time = 2.0
     stop = threading.Event()
@@ -81,6 +83,7 @@ def test_cancel_mid_poll_then_rerun_resumes_without_paying(jclient, emu, journal
     assert journal.recent(1)[0].status == DONE
 
 
+@pytest.mark.long
 def test_timeout_then_rerun_resumes(make_settings, journal, emu, fast_polls):
     emu.status_cache = 0.0
     emu.processing_time = 2.5

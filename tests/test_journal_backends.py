@@ -131,6 +131,7 @@ def test_spend_today_and_balance_seen_are_per_account_across_workers(backend, ma
     assert all(s.submitted == 0 for s in a.account_stats(since=time.time() + 60))  # "today" has a start
 
 
+@pytest.mark.long
 def test_hdredraw_tasks_shows_the_per_account_numbers(backend, emu, tmp_path):
     (tmp_path / "a.png").write_bytes(__import__("hdredraw.engine.codecs", fromlist=["x"]).encode_png(picture(1)))
     env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
@@ -341,6 +342,7 @@ def outcome(proc) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.long
 def test_two_machines_with_the_same_request_at_the_same_moment_submit_once(pg_url, emu, tmp_path):
     emu.status_cache = 0.0
     emu.processing_time = 1.0
@@ -358,6 +360,7 @@ def test_two_machines_with_the_same_request_at_the_same_moment_submit_once(pg_ur
     assert any("Waiting" in n for n in waited["seen"]) and any("again" in n for n in waited["notes"])
 
 
+@pytest.mark.long
 def test_a_worker_killed_mid_poll_is_finished_by_another_machine_without_paying_again(pg_url, emu, tmp_path):
     emu.status_cache = 0.0
     emu.processing_time = 4.0

@@ -31,6 +31,7 @@ def journal(backend, tmp_path):
 
 # --------------------------------------------------------------------------- deadline and cancel mid-submit
 
+@pytest.mark.long
 def test_deadline_during_a_slow_submit_records_the_task_and_the_next_run_resumes(make_settings, journal, emu,
                                                                                  fast_polls):
     emu.status_cache = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hdredraw.engine.jobs import Client
 from hdredraw.engine.journal import Journal
@@ -28,6 +29,7 @@ def test_time_left_never_says_zero_while_the_task_runs():
     assert "taking longer than usual" in texts[-1]
 
 
+@pytest.mark.long
 def test_a_run_with_history_reports_a_rising_bar_and_a_time_left(make_settings, tmp_path, emu, fast_polls):
     emu.status_cache = 0.0
     emu.processing_time = 0.8
@@ -43,6 +45,7 @@ def test_a_run_with_history_reports_a_rising_bar_and_a_time_left(make_settings, 
     assert "left (estimate)" in waiting[0].text()
 
 
+@pytest.mark.long
 def test_the_estimate_follows_tasks_of_the_same_size(make_settings, tmp_path, emu):
     emu.status_cache = 0.0
     c = Client(make_settings(), journal=Journal(tmp_path / "j"))

@@ -87,6 +87,7 @@ def test_status_fault_after_the_task_exists_keeps_the_task_id(emu, make_settings
 
 # --------------------------------------------------------------------------- soak
 
+@pytest.mark.long
 def test_soak_200_tasks_with_random_faults(emu, comfy, service_env, monkeypatch, backend):
     torch = pytest.importorskip("torch")
     from hdredraw import nodes
@@ -190,6 +191,7 @@ KEY = "HDKEY-5f3a9c1e77d24b0e"
 TOKEN = "HDTOKEN-a8b7c6d5e4f30211"
 
 
+@pytest.mark.long
 def test_secrets_never_leak_anywhere(emu, comfy, monkeypatch, tmp_path, fast_polls):
     torch = pytest.importorskip("torch")
     from hdredraw import nodes

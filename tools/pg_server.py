@@ -72,6 +72,7 @@ class TempPostgres:
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.folder: Path | None = None
+        self._spare: list[str] = []
 
     def url(self, dbname: str = "postgres", password: str | None = None) -> str:
         pw = self.password if password is None else password
@@ -143,6 +144,44 @@ class TempPostgres:
 
     def drop_database(self, name: str) -> None:
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def lend_database(self) -> str:
+        """The URL of a database as empty as a new one, for one test; `give_back` it afterwards.
+
+        CREATE DATABASE costs the server ~0.2 s of CPU (it copies the template, page by page); a database
+        given back is emptied instead, in milliseconds, and lent again."""
+        name = self._spare.pop() if self._spare else None
+        if name is None:
+            name = f"t_{secrets.token_hex(6)}"
+            self.create_database(name)
+        return self.url(name)
+
+    def give_back(self, url: str) -> None:
+        """Empty a lent database for the next borrower: connections allowed and ended, database settings
+        reset, every schema dropped and `public` made again as a new database has it.  If any of that
+        fails, the database is dropped instead."""
+        name = url.rsplit("/", 1)[1]
+        try:
+            self.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            self.execute(f'ALTER DATABASE "{name}" RESET ALL')
+            self.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            self._empty(name)
+        except Exception:  # noqa: BLE001 - whatever the test left, a dropped database cannot leak into the next
+            self.drop_database(name)
+            return
+        self._spare.append(name)
+
+    def _empty(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(name), autocommit=True, connect_timeout=5) as conn:
+            schemas = [row[0] for row in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
+            with conn.transaction():
+                for schema in schemas:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[arg-type]
+                conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+                conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
 
     def _stop_process(self) -> None:
         proc, self.proc = self.proc, None
