@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def settle(value: Any) -> Any:
@@ -48,3 +52,11 @@ def finishes(fn: Any, what: str, limit: float = 60.0) -> Any:
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def copy_pack(dest: Path) -> Path:
+    """A copy of the pack as a user installs it: none of the checkout's dot folders (.git, caches, and the
+    1.7 GB virtualenv a CI checkout holds in .ci-venv), tests, benchmarks or build output."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(".*", "__pycache__", "tests", "benchmarks", "build",
+                                                              "*.egg-info", "ci-artifacts"))
+    return dest

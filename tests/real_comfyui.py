@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers import copy_pack
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_NODE = "HDRedraw_RemoveWatermark"  # present once the pack has loaded
 TEST_IMAGE = "hdredraw_test.png"  # written into every server's input folder
@@ -203,8 +205,7 @@ class ComfyServer:
         try:
             os.symlink(ROOT, self.pack_dir, target_is_directory=True)
         except (OSError, NotImplementedError):  # no symlink privilege (Windows): a copy without tests
-            shutil.copytree(ROOT, self.pack_dir, ignore=shutil.ignore_patterns(
-                ".git", "tests", "__pycache__", "*.egg-info", "build", ".ruff_cache", ".ci", ".ci-venv"))
+            copy_pack(self.pack_dir)
 
     def _ready(self) -> bool:
         try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import copy_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("torch", "comfy", "folder_paths", "server", "nodes", "comfy_api", "execution")
@@ -23,8 +23,7 @@ def _run(code: str, cwd: Path) -> dict:
 
 
 def test_engine_imports_neither_torch_nor_comfyui(tmp_path):
-    pack = tmp_path / "Some-Folder.name"
-    shutil.copytree(ROOT, pack, ignore=shutil.ignore_patterns(".git", "__pycache__", "tests", "*.egg-info"))
+    pack = copy_pack(tmp_path / "Some-Folder.name")
     loaded = _run(f"""
         import importlib.util, json, sys
         spec = importlib.util.spec_from_file_location("hdredraw", {str(pack / '__init__.py')!r},
@@ -39,8 +38,7 @@ def test_engine_imports_neither_torch_nor_comfyui(tmp_path):
 
 def test_pack_loads_like_comfyui_loads_it(tmp_path):
     """ComfyUI imports the folder by path under its own module name; no top-level names leak."""
-    pack = tmp_path / "custom_nodes" / "ComfyUI-HDRedraw-main"
-    shutil.copytree(ROOT, pack, ignore=shutil.ignore_patterns(".git", "__pycache__", "tests", "*.egg-info"))
+    pack = copy_pack(tmp_path / "custom_nodes" / "ComfyUI-HDRedraw-main")
     info = _run(f"""
         import importlib.util, json, sys
         path = {str(pack)!r}
