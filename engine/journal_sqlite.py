@@ -337,8 +337,10 @@ def _journal_error(path: Path, exc: BaseException) -> JournalError:
         do_en, do_zh = "Free some disk space and run again", "请清理磁盘空间后重新运行"
     elif "missing" in text or "unable to open" in text or isinstance(exc, FileNotFoundError):
         what_en, what_zh = "is missing or its folder cannot be opened", "缺失或其所在文件夹无法打开"
-        do_en = "Check that the folder exists and is yours, or point HDREDRAW_DATA_DIR at a writable folder"
-        do_zh = "请确认该文件夹存在且属于您,或将 HDREDRAW_DATA_DIR 指向可写的文件夹"
+        do_en = ("If it was deleted while ComfyUI or the command was running, restart it to start a new, empty "
+                 "journal; otherwise check that the folder exists and is yours, or point HDREDRAW_DATA_DIR at a "
+                 "writable folder")
+        do_zh = "如果它是在 ComfyUI 或命令运行时被删除的,请重新启动以新建一个空的任务记录;否则请确认该文件夹存在且属于您,或将 HDREDRAW_DATA_DIR 指向可写的文件夹"
     elif "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
         what_en, what_zh = "is read-only", "为只读"
         do_en = "Make the file and its folder writable by you, or point HDREDRAW_DATA_DIR at a writable folder"

@@ -52,6 +52,8 @@ def test_a_journal_that_cannot_be_written_stops_the_run_before_it_pays(make_sett
     with pytest.raises(errors.JournalError) as info:
         c.run("remove_fabric", picture())
     assert not emu.submissions and "journal" in info.value.en
+    if backend.name == "sqlite":  # the file was deleted under the running process: say how to start afresh
+        assert "restart it to start a new, empty journal" in info.value.en and "重新启动" in info.value.zh
 
 
 def test_a_journal_lost_while_a_submit_is_in_flight_still_shows_the_task_id(make_settings, tmp_path, emu, fast_polls,
