@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import datetime
-import functools
 import hashlib
 import json
 import math
@@ -68,7 +67,7 @@ class Entry:
     def from_row(cls, row: Mapping[str, Any]) -> Entry:
         """A row of either backend (JSON as text or as decoded jsonb, numbers as REAL or NUMERIC)."""
         present = set(row.keys())
-        d = {name: row[name] for name in _entry_fields() if name in present}
+        d = {name: row[name] for name in ENTRY_FIELDS if name in present}
         params, result = d.get("params"), d.get("result")
         d["params"] = json.loads(params or "{}") if isinstance(params, (str, bytes)) else dict(params or {})
         d["result"] = json.loads(result) if isinstance(result, (str, bytes)) and result else result or None
@@ -78,6 +77,9 @@ class Entry:
         return cls(**d)
 
 
+ENTRY_FIELDS = tuple(f.name for f in fields(Entry))  # read once: `fields()` is slow for every row
+
+
 def where_clause(conditions: Mapping[str, Any], mark: str) -> tuple[str, tuple]:
     """` WHERE column = mark AND ...` for the conditions that are set, with the backend's placeholder.  The
     column names come from this package's code, never from input."""
@@ -85,11 +87,6 @@ def where_clause(conditions: Mapping[str, Any], mark: str) -> tuple[str, tuple]:
     if not used:
         return "", ()
     return " WHERE " + " AND ".join(f"{column} = {mark}" for column in used), tuple(used.values())
-
-
-@functools.cache
-def _entry_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Entry))
 
 
 @dataclass

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 _SEARCH = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin", "/opt/homebrew/opt/postgresql*/bin",
            "/usr/local/opt/postgresql*/bin")
@@ -130,11 +131,15 @@ class TempPostgres:
                 time.sleep(0.1)
         return False
 
-    def execute(self, sql: str, dbname: str = "postgres") -> list[tuple]:
-        """Run one statement outside a transaction (CREATE/DROP DATABASE need that) as the superuser."""
+    def connect(self, dbname: str = "postgres") -> Any:
+        """A superuser connection that runs each statement on its own (CREATE/DROP DATABASE need that)."""
         import psycopg
 
-        with psycopg.connect(self.url(dbname), autocommit=True, connect_timeout=5) as conn:
+        return psycopg.connect(self.url(dbname), autocommit=True, connect_timeout=5)
+
+    def execute(self, sql: str, dbname: str = "postgres") -> list[tuple]:
+        """Run one statement outside a transaction as the superuser."""
+        with self.connect(dbname) as conn:
             cur = conn.execute(sql)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
@@ -162,9 +167,10 @@ class TempPostgres:
         fails, the database is dropped instead."""
         name = url.rsplit("/", 1)[1]
         try:
-            self.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            self.execute(f'ALTER DATABASE "{name}" RESET ALL')
-            self.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            with self.connect() as conn:  # one connection for the three, not one each
+                for sql in (f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true', f'ALTER DATABASE "{name}" RESET ALL',
+                            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"):
+                    conn.execute(sql)  # type: ignore[arg-type]
             self._empty(name)
         except Exception:  # noqa: BLE001 - whatever the test left, a dropped database cannot leak into the next
             self.drop_database(name)
@@ -172,9 +178,7 @@ class TempPostgres:
         self._spare.append(name)
 
     def _empty(self, name: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url(name), autocommit=True, connect_timeout=5) as conn:
+        with self.connect(name) as conn:
             schemas = [row[0] for row in conn.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
             with conn.transaction():

@@ -98,6 +98,7 @@ class EmulatorState:
         self.price = price
         self._default_accounts = {user_key: {"remaining_count": int(remaining_count),
                                              "remaining_money": int(remaining_money)}}
+        self._released = threading.Event()  # set, and replaced, when a reset or stop ends every hang
         self.reset()
 
     # ------------------------------------------------------------------ configuration
@@ -262,9 +263,8 @@ class EmulatorState:
             self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     def _release_hangs(self) -> None:
-        old, self._released = getattr(self, "_released", None), threading.Event()
-        if old is not None:
-            old.set()
+        old, self._released = self._released, threading.Event()
+        old.set()
 
     def _hang(self, seconds: float) -> bool:
         """Wait like a slow service.  True when a reset or stop cut the wait short: the request is then
