@@ -116,7 +116,9 @@ def client(emu, fast_polls):
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path, monkeypatch):
-    """No test reads or writes the developer's real config or credentials."""
+    """No test reads or writes the developer's real config or credentials, or sees another test's ComfyUI
+    folder: the first import of the node layer under the ComfyUI stand-in sets the default folder for good."""
+    monkeypatch.setattr(config, "_default_dir", None)
     monkeypatch.setenv("HDREDRAW_CONFIG", str(tmp_path / "hdredraw-config.json"))
     monkeypatch.setenv("HDREDRAW_DATA_DIR", str(tmp_path / "hdredraw-data"))
     for name in [s.env for s in config.SETTINGS] + ["HDREDRAW_LANG", "HDREDRAW_OUTPUT_DIR"]:

@@ -8,17 +8,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from commands import run_hdredraw
+from commands import run_hdredraw as run_cli
 
 from hdredraw.engine import config
 from hdredraw.engine.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def run_cli(args, env):
-    """The `hdredraw` command in a fresh process, from this checkout."""
-    return run_hdredraw(args, env)
 
 
 def test_resolution_order(tmp_path):
@@ -44,11 +40,9 @@ def test_file_is_owner_only_and_removable(tmp_path):
 
 def test_default_path_follows_env_and_comfy_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("HDREDRAW_CONFIG")
-    config.set_default_dir(tmp_path / "comfy-user" / "hdredraw")
-    try:
-        assert config.config_path() == tmp_path / "comfy-user" / "hdredraw" / "config.json"
-    finally:
-        config._default_dir = None
+    config.set_default_dir(tmp_path / "comfy-user" / "hdredraw")  # undone by the isolation fixture
+    assert config.config_path() == tmp_path / "comfy-user" / "hdredraw" / "config.json"
+    config._default_dir = None
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     assert config.config_path() == tmp_path / "xdg" / "hdredraw" / "config.json"
 
