@@ -125,7 +125,6 @@ class Process:
         self.args = args
         self.pid = 0
         self.returncode: int | None = None
-        self._folder = folder
         self._out, self._err = folder / "out", folder / "err"
         self._started = threading.Event()
         self._ended = threading.Event()

@@ -9,17 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from commands import run_hdredraw
+from commands import run_hdredraw as run_cli
 
 from hdredraw.engine import cli, codecs, docs, specs
 from hdredraw.engine.demo import run_demo, sample_garment
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def run_cli(args, env=None, cwd=None):
-    """The CLI in a fresh process, with the checkout importable as `hdredraw`."""
-    return run_hdredraw(args, env, cwd)
 
 
 def test_readme_operation_table_matches_specs():

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from commands import run_hdredraw
+from commands import run_hdredraw as cli
 
 from hdredraw.engine import codecs, config
 from hdredraw.engine.demo import sample_garment
@@ -21,9 +21,6 @@ from hdredraw.engine.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def cli(args, env, cwd, timeout=120):
-    return run_hdredraw(args, env, cwd, timeout)
 
 
 def picture(path: Path, seed: int, size: int = 40, fmt: str | None = None) -> Path:

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from commands import run_hdredraw
+from commands import run_hdredraw as cli
 
 from hdredraw.engine import codecs, config, errors, jobs, specs
 from hdredraw.engine.demo import sample_garment
@@ -22,9 +22,6 @@ from hdredraw.engine.journal import Journal
 ROOT = Path(__file__).resolve().parents[1]
 DEV = [sys.executable, str(ROOT / "tools" / "dev.py")]
 
-
-def cli(args, env=None, cwd=None, timeout=120):
-    return run_hdredraw(args, env, cwd, timeout)
 
 
 def test_run_help_lists_each_operation_once():

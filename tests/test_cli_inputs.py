@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from commands import run_hdredraw
+from commands import run_hdredraw as cli
 from PIL import Image, ImageCms
 
 from hdredraw.engine import codecs, input_files
@@ -19,9 +19,6 @@ from hdredraw.engine.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def cli(args, env, cwd):
-    return run_hdredraw(args, env, cwd)
 
 
 @pytest.fixture

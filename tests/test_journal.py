@@ -52,7 +52,7 @@ def test_second_run_reuses_and_says_so(jclient, emu):
 @pytest.mark.long
 def test_rerun_in_a_new_process_submits_nothing(emu, tmp_path, backend):
     (tmp_path / "a.png").write_bytes(codecs.encode_png(picture(1)))
-    env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
+    env = {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
     emu.processing_time = 0.2
     outs = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -134,7 +133,7 @@ def test_spend_today_and_balance_seen_are_per_account_across_workers(backend, ma
 @pytest.mark.long
 def test_hdredraw_tasks_shows_the_per_account_numbers(backend, emu, tmp_path):
     (tmp_path / "a.png").write_bytes(__import__("hdredraw.engine.codecs", fromlist=["x"]).encode_png(picture(1)))
-    env = {**os.environ, "HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
+    env = {"HDREDRAW_BASE_URL": emu.base_url, "HDREDRAW_USER_KEY": emu.user_key,
            "HDREDRAW_DATA_DIR": str(tmp_path / "data")}
     emu.processing_time = 0.1
     out = run_hdredraw(["run", "remove_fabric", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")], env=env)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import settle  # noqa: E402
+from helpers import finishes, settle  # noqa: E402
 
 from hdredraw.engine import errors
 from hdredraw.engine.jobs import Client
@@ -48,8 +48,8 @@ def test_fault_matrix(emu, make_settings, tmp_path, fast_polls, phase, fault, ba
     deadline = 8.0
     client = Client(make_settings(read_timeout=0.5, job_timeout=deadline), journal=backend.make(tmp_path / "j"))
     emu.inject(phase, fault, count=2 if phase != "submit" else 1, retry_after=1, seconds=1.2)
-    try:  # a run that hangs past the deadline raises JobTimeout, which fails the test
-        result = client.run("seamless", picture(), {})
+    try:  # past the 8 s deadline the run raises JobTimeout, which fails the test; a run that ignored it would hang
+        result = finishes(lambda: client.run("seamless", picture(), {}), "a run past its deadline")
         outcome = "ok"
     except errors.SubmitUncertain as exc:
         outcome, result = "uncertain", exc
